@@ -1,0 +1,112 @@
+"""One batch of raw files -> one Parquet file of parsed, featured, signed records.
+
+This is the unit of parallel work (a process-pool worker or a Dask worker runs
+`process_batch`); it is pure apart from reading the raw files and writing its
+own output file, so it can run anywhere that sees the same file system.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from cleanwire import dedup, features
+from cleanwire.parse import content_hash, parse_file, unreadable
+from cleanwire.schema import PARSED, conform
+
+FILE_STATUS_SCHEMA = {
+    "source_file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "content_hash": pl.String,
+    "status": pl.String, "n_records": pl.Int32,
+}
+
+
+@dataclass(frozen=True)
+class FileRef:
+    source_file: str        # path relative to the input dir, '/'-separated
+    path: str               # absolute path to read
+    size: int
+    mtime_ns: int
+    prev_hash: str | None = None   # content hash seen by an earlier run, if any
+    problem: str | None = None     # set by discovery (e.g. a symlink leaving the input dir)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    records_path: str | None
+    files_path: str
+    n_files: int
+    n_records: int
+    n_unchanged: int
+
+
+def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or why they cannot be read; never more than max_bytes + 1 in memory."""
+    try:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags)
+    except OSError as e:
+        return None, f"cannot open: {e.strerror or e}"
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as e:
+        return None, f"cannot read: {e.strerror or e}"
+    if len(data) > max_bytes:
+        return None, f"file larger than the size cap ({max_bytes / 1e6:g} MB)"
+    return data, None
+
+
+def parse_files(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[dict]]:
+    """Records of the files whose content changed, and one status row per file."""
+    records: list[dict] = []
+    status: list[dict] = []
+    for f in files:
+        if f.problem:
+            recs = [unreadable(f.source_file, f.problem)]
+            digest = None
+        else:
+            data, err = read_capped(f.path, max_bytes)
+            digest = content_hash(data) if data is not None else None
+            if digest is not None and digest == f.prev_hash:
+                status.append({"source_file": f.source_file, "size": f.size, "mtime_ns": f.mtime_ns,
+                               "content_hash": digest, "status": "unchanged", "n_records": 0})
+                continue
+            recs = [unreadable(f.source_file, err)] if data is None else parse_file(f.source_file, data)
+        records.extend(recs)
+        status.append({"source_file": f.source_file, "size": f.size, "mtime_ns": f.mtime_ns,
+                       "content_hash": digest, "status": "changed" if f.prev_hash else "new",
+                       "n_records": len(recs)})
+    return records, status
+
+
+def build_frame(records: list[dict], run_id: str) -> pl.DataFrame:
+    """Parsed records -> typed frame with check features and dedup signatures."""
+    df = conform(pl.DataFrame(records, schema_overrides=PARSED, infer_schema_length=None)
+                 if records else pl.DataFrame(schema=PARSED), PARSED)
+    df = features.add_features(df).with_columns(pl.lit(run_id).alias("run_id"))
+    sigs = dedup.signature_frame(df["article_id"].to_list(), df["body"].to_list())
+    return df.join(sigs, on="article_id", how="left")
+
+
+def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str, max_bytes: int) -> BatchResult:
+    """Parse a batch and write `batch-NNNNN.records.parquet` and `.files.parquet` into out_dir."""
+    records, status = parse_files(files, max_bytes)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files_path = out / f"batch-{batch_no:05d}.files.parquet"
+    records_path = None
+    if records:
+        frame = build_frame(records, run_id)
+        records_path = out / f"batch-{batch_no:05d}.records.parquet"
+        _write_atomic(frame, records_path)
+    _write_atomic(pl.DataFrame(status, schema=FILE_STATUS_SCHEMA), files_path)
+    return BatchResult(str(records_path) if records_path else None, str(files_path), len(files), len(records),
+                       sum(s["status"] == "unchanged" for s in status))
+
+
+def _write_atomic(df: pl.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    df.write_parquet(tmp)
+    os.replace(tmp, path)

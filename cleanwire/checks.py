@@ -1,0 +1,150 @@
+"""The whole-run checks: duplicates across batches and runs, then the GX suites.
+
+Input is the narrow frame of the run (ids, fields without bodies, features)
+and the batch files holding the LSH bands and signatures; output is one
+decision per record: its issue codes, their detail, `duplicate_of`, and the
+fields a published copy takes from its duplicates.
+
+Order: a first pass of the row suite gives each record its own issues; the
+duplicate groups then pick the copy to publish (one without own issues, or
+whose only issue is a field another copy has); the merged fields fill it; the
+final pass of the row suite decides every record's codes (`duplicate_of` not
+null -> duplicate) and renders Data Docs; the batch suite gates the publish.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from cleanwire import dedup
+from cleanwire.validate import SuiteFile, Validation, Validator, issues_frame
+
+# Columns of the narrow run frame (everything but the body and the signatures).
+NARROW = ["article_id", "source_path", "source_file", "title", "subtitle", "published_date", "section", "author",
+          "dateline", "word_count", "title_kind", "is_readable", "has_date", "has_title", "body_words",
+          "title_body_score", "ends_cleanly"]
+MERGED = dedup.MERGED_FIELDS
+
+
+@dataclass
+class RunChecks:
+    decisions: pl.DataFrame      # article_id, issues, detail, duplicate_of, fill_* columns
+    rows: Validation             # final row-suite validation
+    batch: Validation            # batch-suite validation (the gate)
+    groups: int                  # duplicate groups found
+
+    @property
+    def gate_ok(self) -> bool:
+        return not self.batch.blocking()
+
+
+def narrow_frame(records_paths: list[str]) -> pl.DataFrame:
+    if not records_paths:
+        return pl.DataFrame()
+    return pl.scan_parquet(records_paths).select(NARROW).collect()
+
+
+def signatures(paths: list[str], ids: pl.Series | None = None) -> pl.DataFrame:
+    """Bands and signatures of records with a body (optionally only `ids`)."""
+    if not paths:
+        return pl.DataFrame()
+    lf = pl.scan_parquet(paths).filter(pl.col("n_shingles").is_not_null())
+    if ids is not None:
+        lf = lf.filter(pl.col("article_id").is_in(ids.implode()))
+    return lf.select("article_id", "n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS).collect()
+
+
+def find_duplicates(run_sigs: pl.DataFrame, published_sigs: pl.DataFrame | None,
+                    th: dedup.DedupThresholds) -> pl.DataFrame:
+    """article_id -> group_id over this run's records and the published ones (a group needs a new record)."""
+    frames = [run_sigs] + ([published_sigs] if published_sigs is not None and published_sigs.height else [])
+    sigs = pl.concat([f.select(run_sigs.columns) for f in frames]) if frames else run_sigs
+    if sigs.height < 2:
+        return pl.DataFrame(schema={"article_id": pl.String, "group_id": pl.String})
+    pairs = dedup.candidate_pairs(sigs.select("article_id", *dedup.BAND_COLUMNS))
+    if published_sigs is not None and published_sigs.height:
+        old = published_sigs["article_id"].implode()
+        pairs = pairs.filter(~(pl.col("a").is_in(old) & pl.col("b").is_in(old)))
+    return dedup.connected_groups(dedup.verify_pairs(pairs, sigs, th))
+
+
+def _own_issues(frame: pl.DataFrame, validation: Validation) -> pl.DataFrame:
+    return issues_frame(validation, frame["article_id"]).select("article_id", pl.col("issues").alias("own_issues"))
+
+
+def resolve_groups(frame: pl.DataFrame, own: pl.DataFrame, groups: pl.DataFrame,
+                   published: pl.DataFrame | None) -> pl.DataFrame:
+    """article_id -> duplicate_of and fill_* values for the copy to publish."""
+    empty = pl.DataFrame(schema={"article_id": pl.String, "duplicate_of": pl.String,
+                                 **{f"fill_{f}": frame.schema[f] for f in MERGED},
+                                 "fill_title_body_score": pl.Float64})
+    if groups.height == 0:
+        return empty
+    cols = ["article_id", "source_path", "word_count", "title_body_score", *MERGED]
+    members = (groups.join(frame.select(cols), on="article_id", how="inner")
+               .join(own, on="article_id", how="left")
+               .with_columns(pl.lit(False).alias("is_published")))
+    if published is not None and published.height:
+        pub = (groups.join(published.select(cols), on="article_id", how="inner")
+               .with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("own_issues"),
+                             pl.lit(True).alias("is_published")))
+        members = pl.concat([members, pub.select(members.columns)], how="vertical_relaxed")
+    members = members.with_columns(pl.col("own_issues").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    chosen = dedup.choose_canonical(members)
+    donor_score = (members.join(chosen.select("article_id", "fill_title"), on="article_id")
+                   .filter(pl.col("title") == pl.col("fill_title"))
+                   .group_by("group_id").agg(pl.col("title_body_score").max().alias("fill_title_body_score")))
+    out = (chosen.join(donor_score, on="group_id", how="left")
+           .with_columns(pl.when(pl.col("canonical_id").is_not_null() & (pl.col("article_id") != pl.col("canonical_id")))
+                         .then(pl.col("canonical_id")).alias("duplicate_of")))
+    if published is not None and published.height:
+        out = out.filter(~pl.col("article_id").is_in(published["article_id"].implode()))
+    # Only the canonical copy takes fields; the others keep theirs.
+    fills = [pl.when(pl.col("article_id") == pl.col("canonical_id")).then(pl.col(c)).alias(c)
+             for c in [f"fill_{f}" for f in MERGED] + ["fill_title_body_score"]]
+    return out.with_columns(fills).select(empty.columns)
+
+
+def apply_fills(frame: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
+    """The run frame with duplicate_of set and missing fields filled (features updated)."""
+    f = frame.join(resolved, on="article_id", how="left")
+    filled_title = pl.col("title").is_null() & pl.col("fill_title").is_not_null()
+    upd = [pl.coalesce(pl.col(c), pl.col(f"fill_{c}")).alias(c) for c in MERGED]
+    upd += [
+        pl.when(filled_title).then(pl.col("fill_title_body_score")).otherwise(pl.col("title_body_score"))
+        .alias("title_body_score"),
+        pl.when(filled_title).then(pl.lit("headline")).otherwise(pl.col("title_kind")).alias("title_kind"),
+    ]
+    f = f.with_columns(upd)
+    readable = pl.col("is_readable")
+    return f.with_columns(
+        pl.when(readable).then(pl.col("published_date").is_not_null()).alias("has_date"),
+        pl.when(readable).then(pl.col("title").is_not_null()).alias("has_title"),
+    )
+
+
+def batch_frame(frame: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    return (frame.select("article_id", "source_file").join(decisions.select("article_id", "issues"), on="article_id")
+            .with_columns((pl.col("issues").list.len() > 0).cast(pl.Int64).alias("is_quarantined")))
+
+
+def run_checks(frame: pl.DataFrame, run_sigs: pl.DataFrame, published: pl.DataFrame | None,
+               published_sigs: pl.DataFrame | None, rows_suite: SuiteFile, batch_suite: SuiteFile,
+               validator: Validator, th: dedup.DedupThresholds) -> RunChecks:
+    """Every record's decision for this run (see the module doc for the order)."""
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of"))
+    first = validator.run(frame, rows_suite)
+    own = _own_issues(frame, first)
+    groups = find_duplicates(run_sigs, published_sigs, th)
+    resolved = resolve_groups(frame, own, groups, published)
+    final_frame = apply_fills(frame.drop("duplicate_of"), resolved)
+    rows = validator.run(final_frame, rows_suite, docs=True)
+    issues = issues_frame(rows, final_frame["article_id"])
+    decisions = (final_frame.select("article_id", "duplicate_of", *[f"fill_{c}" for c in MERGED])
+                 .join(issues, on="article_id", how="left"))
+    bframe = batch_frame(final_frame, decisions)
+    suite, skipped = batch_suite.applicable(bframe.height)
+    batch = validator.run(bframe, suite, docs=True)
+    batch.skipped = skipped
+    return RunChecks(decisions, rows, batch, groups["group_id"].n_unique() if groups.height else 0)

@@ -1,0 +1,204 @@
+"""`cleanwire ...`: parse arguments, call the flows, print what happened.
+
+Typer (on Click) gives typed options, --help and shell completion; Rich draws
+the progress bar and tables. Prefect is imported only after the environment
+defaults below are set, because Prefect reads its settings at import time.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="cleanwire: raw news scrapes -> clean, validated Parquet (Prefect + Great Expectations).")
+console = Console(stderr=True)
+out_console = Console()
+
+# Prefect's local API needs ~15 s to start on a small machine; its default timeout (20 s)
+# fails a newcomer's first run. The console handler is quietened (logs still reach the API).
+ENV_DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+
+
+@app.callback()
+def _root() -> None:
+    """cleanwire: raw news scrapes -> clean, validated Parquet."""
+
+
+def _env_defaults() -> None:
+    for k, v in ENV_DEFAULTS.items():
+        os.environ.setdefault(k, v)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _local_api():
+    """Use PREFECT_API_URL when set; else start Prefect's local API once and share it.
+
+    The URL is exported so that worker processes (process pool, local Dask)
+    report to this API instead of each starting a server of their own.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    return server
+
+
+def _config(**kw):
+    from cleanwire.config import RunConfig
+
+    try:
+        return RunConfig(**{k: v for k, v in kw.items() if v is not None})
+    except Exception as e:  # noqa: BLE001 - pydantic's message says which option
+        _fail(f"bad option: {e}")
+
+
+@app.command()
+def run(
+    input: Path = typer.Option(Path("data/raw"), "--input", "-i", help="Folder of raw files (read recursively)."),
+    output: Path = typer.Option(Path("data"), "--output", "-o", help="Folder for published/, quarantine/, reports/."),
+    suites: Optional[Path] = typer.Option(None, help="Folder with articles.json and batch.json (default: expectations/)."),
+    max_quarantined_share: Optional[float] = typer.Option(None, help="Override the batch gate's maximum quarantined share."),
+    workers: Optional[int] = typer.Option(None, help="Local worker processes (default: CPU count)."),
+    batch_files: Optional[int] = typer.Option(None, help="Raw files per batch task (default 500)."),
+    max_file_mb: Optional[float] = typer.Option(None, help="Size cap per raw file in MB (default 10)."),
+    dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler (tcp://host:8786)."),
+    dask_workers: Optional[int] = typer.Option(None, help="Start a local Dask cluster with N workers for the batch tasks."),
+    keep_versions: Optional[int] = typer.Option(None, help="Published versions kept for rollback (default 10)."),
+) -> None:
+    """Run the news-etl flow once on Prefect's local API (no server needed)."""
+    _env_defaults()
+    cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
+                  max_quarantined_share=max_quarantined_share, workers=workers, batch_files=batch_files,
+                  max_file_mb=max_file_mb, dask_address=dask_address, dask_workers=dask_workers,
+                  keep_versions=keep_versions)
+    summary = execute(cfg)
+    print_summary(summary)
+    if not summary.get("_ok", True):
+        raise typer.Exit(1)
+
+
+def execute(cfg) -> dict:
+    """Check the config, run the flow with a progress bar, return the run summary."""
+    from cleanwire import progress
+    from cleanwire.config import ConfigError, check_paths
+    from cleanwire.lock import OutputLocked
+    from cleanwire.report import latest_summary
+
+    try:
+        check_paths(cfg)
+        with console.status("loading expectation suites"):
+            from cleanwire.validate import load_suites
+
+            load_suites(cfg.suites_dir, cfg.max_quarantined_share)
+    except ConfigError as e:
+        _fail(str(e))
+    started = time.time()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        t_start = bar.add_task("starting Prefect's local API", total=None)
+        _local_api()
+        bar.update(t_start, description="running flow news-etl")
+        stages: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            label = {"parse": "parsing files", "check": "checking (dedup + Great Expectations)",
+                     "publish": "publishing"}.get(stage, stage)
+            if stage not in stages:
+                bar.update(t_start, visible=False)
+                for tid in stages.values():
+                    bar.update(tid, completed=bar.tasks[tid].total)
+                stages[stage] = bar.add_task(label, total=total)
+            bar.update(stages[stage], completed=done)
+
+        progress.listen(on_progress)
+        try:
+            from flows.news_etl import news_etl
+
+            state = news_etl(config=cfg, return_state=True)
+        finally:
+            progress.forget(on_progress)
+    if state.is_completed():
+        summary = state.result()
+        summary["_ok"] = True
+        return summary
+    msg = state.message or "flow run failed"
+    try:
+        state.result()
+    except OutputLocked as e:
+        _fail(str(e), 1)
+    except ConfigError as e:
+        _fail(str(e), 2)
+    except Exception as e:  # noqa: BLE001 - the flow's own error, shown in one line
+        msg = f"{type(e).__name__}: {e}" if type(e).__name__ != "GateRefused" else str(e)
+    summary = latest_summary(cfg.output_dir)
+    if summary and summary.get("started_at") and _after(summary["started_at"], started):
+        summary["_ok"] = False
+        console.print(f"[bold red]run failed:[/] {msg}", highlight=False)
+        return summary
+    _fail(f"run failed: {msg}", 1)
+    return {}
+
+
+def _after(iso: str, t: float) -> bool:
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(iso).timestamp() >= t - 5
+    except ValueError:
+        return False
+
+
+def print_summary(s: dict) -> None:
+    t = Table(title=f"cleanwire run {s.get('run_id', '')}", show_header=True, header_style="bold")
+    t.add_column("")
+    t.add_column("records", justify="right")
+    f = s["files"]
+    t.add_row("files found", str(f["found"]))
+    t.add_row("files processed", str(f["processed"]))
+    t.add_row("files unchanged (skipped)", str(f["unchanged"]))
+    t.add_row("records", str(s["records"]))
+    t.add_row("[green]published[/]", str(s["published"]))
+    t.add_row("[yellow]quarantined[/]", str(s["quarantined"]))
+    for code, n in s["issues"].items():
+        if n:
+            t.add_row(f"  {code}", str(n))
+    out_console.print(t)
+    gate = s.get("gate", {})
+    if not gate.get("ok", True):
+        out_console.print("[bold red]batch gate refused the publish[/] (previous published version kept):")
+        for g in gate.get("failures", []):
+            out_console.print(f"  - {g['expectation']} (observed {g['observed']})", highlight=False)
+    out = Path(s["output"])
+    out_console.print(f"published:  {out / 'published/articles'}  (version {s.get('version')}, "
+                      f"{s.get('published_total', s['published'])} records in all)", highlight=False)
+    out_console.print(f"quarantine: {out / 'quarantine/articles'}", highlight=False)
+    out_console.print(f"report:     {s['reports'].get('summary', out / 'reports')}", highlight=False)
+    out_console.print(f"data docs:  {s['reports']['data_docs']}", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

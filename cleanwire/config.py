@@ -1,0 +1,73 @@
+"""Run parameters: one typed model for the CLI, the flow and the deployment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+# The repository's expectation suites (an editable install runs from the checkout).
+DEFAULT_SUITES = Path(__file__).resolve().parent.parent / "expectations"
+
+
+class RunConfig(BaseModel):
+    """Parameters of one `news-etl` run (flow parameters, CLI options, deployment parameters)."""
+
+    input: str = Field("data/raw", description="Folder of raw files (read recursively, never written)")
+    output: str = Field("data", description="Folder for published/, quarantine/ and reports/")
+    suites: str = Field(str(DEFAULT_SUITES), description="Folder holding articles.json and batch.json")
+    max_quarantined_share: float | None = Field(
+        None, ge=0, le=1, description="Override of the batch suite's maximum share of quarantined records")
+    batch_files: int = Field(500, ge=1, description="Raw files per batch task")
+    batch_mb: float = Field(64, gt=0, description="About this many MB of raw bytes per batch task")
+    max_file_mb: float = Field(10, gt=0, description="Files larger than this are quarantined as unreadable")
+    workers: int | None = Field(None, ge=1, description="Local worker processes (default: CPU count)")
+    dask_address: str | None = Field(None, description="Run batch tasks on this Dask scheduler (tcp://host:8786)")
+    dask_workers: int | None = Field(None, ge=1, description="Start a local Dask cluster with this many workers")
+    keep_versions: int = Field(10, ge=1, description="Published versions to keep for rollback")
+    min_containment: float = Field(0.6, ge=0, le=1, description="Near-duplicate: shared shingles / smaller copy")
+    min_head_jaccard: float = Field(0.6, ge=0, le=1, description="Near-duplicate: Jaccard of the ledes")
+
+    @field_validator("input", "output", "suites")
+    @classmethod
+    def _expand(cls, v: str) -> str:
+        return os.path.expanduser(str(v))
+
+    @property
+    def input_dir(self) -> Path:
+        return Path(self.input).resolve()
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output).resolve()
+
+    @property
+    def suites_dir(self) -> Path:
+        return Path(self.suites).resolve()
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+
+class ConfigError(ValueError):
+    """A problem with the run's configuration: reported in one line, before any work."""
+
+
+def check_paths(cfg: RunConfig) -> None:
+    """Refuse a run that cannot work, with what to fix."""
+    inp, out = cfg.input_dir, cfg.output_dir
+    if not inp.exists():
+        raise ConfigError(f"input folder {inp} does not exist (pass --input DIR)")
+    if not inp.is_dir():
+        raise ConfigError(f"input {inp} is not a folder (pass --input DIR)")
+    if out == inp or inp in out.parents:
+        raise ConfigError(f"output {out} is inside the input folder {inp}: choose an --output outside it "
+                          "(cleanwire never writes into its input)")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"output folder {out} is not writable (check permissions or pass --output DIR)")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output {out} exists and is not a folder")

@@ -1,0 +1,148 @@
+"""JSON Lines and JSON files -> one record per article.
+
+Feeds differ in field names (`text`/`body`/`content`, `date`/`publishedAt`,
+...); `record_to_fields` maps the common ones. Each line of a JSON Lines file
+is a record, numbered by its line (blank lines are not records); a line that is
+not a JSON object is a record too, an unreadable one, so nothing is lost.
+A `.json` file may hold one object, an array of objects, or an object with a
+list of articles under `articles`/`items`/`data`/`results`/`records`.
+"""
+from __future__ import annotations
+
+import json
+
+from cleanwire.boilerplate import classify_line, is_generic_label
+from cleanwire.dates import parse_date_value
+from cleanwire.formats.html import _url_date
+from cleanwire.formats.text_dump import clean_body_text
+from cleanwire.text import normalise_whitespace
+
+TITLE_KEYS = ("title", "headline", "name")
+BODY_KEYS = ("text", "body", "content", "articleBody", "article_body", "article", "full_text", "maintext", "story")
+DATE_KEYS = ("published_date", "date", "published", "publishedAt", "published_at", "datePublished", "pubDate",
+             "pub_date", "publish_date", "date_published", "created_at", "timestamp", "time")
+AUTHOR_KEYS = ("author", "authors", "byline", "creator")
+SUBTITLE_KEYS = ("subtitle", "description", "summary", "dek", "standfirst", "lead")
+SECTION_KEYS = ("section", "category", "categories")
+URL_KEYS = ("url", "link", "canonical_url")
+LIST_KEYS = ("articles", "items", "data", "results", "records", "entries", "docs")
+MAX_DEPTH = 64
+
+
+class RecordError(ValueError):
+    """One record of a multi-record file cannot be read."""
+
+
+def split_json_records(text: str, is_lines: bool) -> tuple[list[tuple[int, dict | None, str | None]], bool]:
+    """[(record_number, object or None, error or None)], and whether the file holds many records."""
+    if not is_lines:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            data = _NOT_JSON
+        if data is not _NOT_JSON:
+            items = _as_list(data)
+            if items is None:
+                return [(1, None, f"JSON holds a {type(data).__name__}, not an article object")], False
+            if isinstance(data, dict) and items == [data]:
+                return [(1, _checked(data), _error(data))], False
+            return [(n, _checked(x), _error(x)) for n, x in enumerate(items, 1)], True
+        # Not one JSON document: read it as JSON Lines.
+    records = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError) as e:
+            records.append((n, None, f"line {n} is not valid JSON: {str(e)[:80]}"))
+            continue
+        records.append((n, _checked(obj), _error(obj)))
+    return records, True
+
+
+_NOT_JSON = object()
+
+
+def _as_list(data):
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        for k in LIST_KEYS:
+            if isinstance(data.get(k), list) and data[k] and all(isinstance(x, dict) for x in data[k]):
+                return data[k]
+        return [data]
+    return None
+
+
+def _depth(x, limit: int = MAX_DEPTH) -> int:
+    """Nesting depth, stopping early past `limit` (a deeply nested record is refused)."""
+    stack = [(x, 1)]
+    deepest = 0
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(v, dict):
+            stack.extend((c, d + 1) for c in v.values())
+        elif isinstance(v, list):
+            stack.extend((c, d + 1) for c in v)
+    return deepest
+
+
+def _error(obj) -> str | None:
+    if not isinstance(obj, dict):
+        return f"record is a JSON {type(obj).__name__}, not an object"
+    if _depth(obj) > MAX_DEPTH:
+        return f"record nested deeper than {MAX_DEPTH} levels"
+    return None
+
+
+def _checked(obj):
+    return obj if _error(obj) is None else None
+
+
+def _get(obj: dict, keys) -> object:
+    lower = {str(k).lower(): v for k, v in obj.items()}
+    for k in keys:
+        v = lower.get(k.lower())
+        if v not in (None, "", [], {}):
+            return v
+    return None
+
+
+def _as_text(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        parts = [_as_text(x) for x in v]
+        return ", ".join(p for p in parts if p) or None
+    if isinstance(v, dict):
+        return _as_text(_get(v, ("name", "title", "text", "value")))
+    return str(v)
+
+
+def record_to_fields(obj: dict) -> dict:
+    title = normalise_whitespace(_as_text(_get(obj, TITLE_KEYS)))
+    raw_body = _as_text(_get(obj, BODY_KEYS))
+    body, cut, last = clean_body_text(raw_body) if raw_body else (None, None, None)
+    url = _as_text(_get(obj, URL_KEYS))
+    date = parse_date_value(_get(obj, DATE_KEYS))
+    date_kind = "metadata" if date else None
+    if date is None and url:
+        date = _url_date(url)
+        date_kind = "url" if date else None
+    title_kind = None
+    if title:
+        kind = classify_line(title).kind
+        title_kind = "related" if kind == "related" else ("label" if is_generic_label(title) else "headline")
+    return {
+        "title": title, "subtitle": normalise_whitespace(_as_text(_get(obj, SUBTITLE_KEYS))),
+        "published_date": date, "date_kind": date_kind,
+        "section": normalise_whitespace(_as_text(_get(obj, SECTION_KEYS))),
+        "author": normalise_whitespace(_as_text(_get(obj, AUTHOR_KEYS))), "dateline": None,
+        "body": body, "cut_marker": cut, "last_paragraph": last, "title_kind": title_kind, "title_repeated": False, "url": url,
+    }

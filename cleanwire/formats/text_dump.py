@@ -1,0 +1,351 @@
+"""Plain-text page dumps -> article fields.
+
+A page dump is whatever text a scraper kept: a clean extract (headline, body),
+a full page (menus, read-time badge, headline twice, photo caption, byline,
+related links, lists of other headlines, cookie banner) or a wire layout
+(section label, headline, dateline city, date line). The parser works in three
+passes over classified lines (`boilerplate.classify_line`):
+
+1. the body is the largest cluster of prose paragraphs; header furniture found
+   near its top (a date, a byline, a repeated headline) moves its start below;
+2. the headline is found by walking up from the body start over the byline
+   area (dates, bylines, captions, dateline city, standfirst);
+3. inside the body, furniture lines are dropped and inline headlines of other
+   articles are told from the article's own subheadings.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from cleanwire.boilerplate import DROP_KINDS, LineInfo, classify_line, is_generic_label
+from cleanwire.text import overlap, split_lines, stem_vocab, title_case_share, words
+
+# Kinds that make up the byline area between a headline and its body.
+_HEADER_FURNITURE = {"date", "last_updated", "byline", "caption", "read_time", "ad", "source", "nav", "share"}
+# How many non-prose, non-furniture lines may separate two paragraphs of one body.
+_MAX_GAP = 3
+_TRAILING_STUB = re.compile(r"\s*(?:(?:\.\.\.|…)\s*)?\[\s*\+\s*\d[\d,]*\s*chars?\s*\]\s*$", re.I)
+_ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*$")
+_SENTENCE_END = re.compile(r"[.!?]['\"”’)\]]*$|[.!?…]['\"”’]\s*$")
+_DATELINE_CITY = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}$")
+
+
+def parse_page_dump(text: str) -> dict:
+    lines = split_lines(text)
+    infos = [classify_line(x) for x in lines]
+    span = _body_span(infos)
+    out: dict = {"title": None, "subtitle": None, "published_date": None, "section": None,
+                 "author": None, "dateline": None, "body": None, "title_kind": None,
+                 "title_repeated": False, "cut_marker": None, "date_kind": None, "last_paragraph": None}
+    start, end = span if span else (len(infos), len(infos))
+    if span:
+        start = _skip_header_furniture(infos, start, end)
+        out["subtitle"] = _standfirst(infos, span[0], start)
+    _read_header(infos, start, out)
+    _read_date(infos, start, end, out)
+    if span:
+        body_lines, cut = _body_lines(infos, start, end, out.get("title"))
+        out["cut_marker"] = cut
+        out["body"] = "\n\n".join(body_lines) or None
+        out["last_paragraph"] = last_prose_paragraph(body_lines)
+    return out
+
+
+def last_prose_paragraph(paragraphs: list[str]) -> str | None:
+    """The last paragraph of running text, passing over end matter.
+
+    Credit lines ('© Reuters', '___', '(Reporting by ...)', '[ The Verge ]'),
+    captions and short labels ('Disclaimer') may close a complete article; the
+    truncation check looks at the prose before them.
+    """
+    for p in reversed(paragraphs):
+        kind = classify_line(p).kind
+        if kind in ("credit", "symbol", "caption", "source"):
+            continue
+        if _BRACKETED.match(p):
+            continue
+        if len(words(p)) <= 3 and not _is_fragment(p):
+            continue
+        return p
+    return paragraphs[-1] if paragraphs else None
+
+
+_BRACKETED = re.compile(r"^\s*(?:\[[^\]]*\]|\([^)]*\))\s*$")
+
+
+# ------------------------------------------------------------------ body span
+
+def _body_span(infos: list[LineInfo]) -> tuple[int, int] | None:
+    """(first, last) line index of the largest cluster of prose paragraphs."""
+    clusters: list[list[int]] = []
+    gap = 0
+    for i, info in enumerate(infos):
+        if info.kind == "prose":
+            if clusters and gap <= _MAX_GAP:
+                clusters[-1].append(i)
+            else:
+                clusters.append([i])
+            gap = 0
+        elif info.kind in ("short", "caps", "symbol"):
+            gap += 1
+        elif info.kind == "list_start":
+            gap += 2
+    if not clusters:
+        return None
+    best = max(clusters, key=lambda c: sum(infos[i].n_words for i in c))
+    return best[0], best[-1]
+
+
+def _skip_header_furniture(infos: list[LineInfo], start: int, end: int) -> int:
+    """Move the body start below byline-area furniture found among its first paragraphs.
+
+    In a full page dump the standfirst comes before the repeated headline, the
+    photo caption, the byline and the date: the body begins after them.
+    """
+    prose_seen = 0
+    last_furniture = None
+    seen_short = {infos[i].text for i in range(start) if infos[i].kind in ("short", "caps")}
+    for i in range(start, end + 1):
+        info = infos[i]
+        if info.kind == "prose":
+            prose_seen += 1
+            if prose_seen > 2:
+                break
+        elif info.kind in _HEADER_FURNITURE - {"nav", "share"} or (info.kind in ("short", "caps") and info.text in seen_short):
+            last_furniture = i
+    if last_furniture is None:
+        return start
+    for i in range(last_furniture + 1, end + 1):
+        if infos[i].kind == "prose":
+            return i
+    return start
+
+
+def _standfirst(infos: list[LineInfo], first_prose: int, start: int) -> str | None:
+    """The standfirst: prose that sat above the byline area, below the headline."""
+    for i in range(first_prose, start):
+        if infos[i].kind == "prose":
+            return infos[i].text
+    return None
+
+
+# ------------------------------------------------------------------ header
+
+def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
+    header = [i for i in range(start) if infos[i].kind != "blank"]
+    counts = Counter(infos[i].text for i in header)
+    title_at = None
+    saw_caps_dateline = False
+    for i in reversed(header):
+        info = infos[i]
+        if info.kind in _HEADER_FURNITURE or info.kind in ("cookie", "cut_stub", "symbol", "credit"):
+            if info.kind == "byline" and out["author"] is None:
+                out["author"] = _author(info.text)
+            continue
+        if info.kind == "caps" and counts[info.text] == 1 and not saw_caps_dateline and title_at is None \
+                and _DATELINE_CITY.match(info.text) and not is_generic_label(info.text.title()):
+            out["dateline"] = info.text.strip(" ,")
+            saw_caps_dateline = True
+            continue
+        if info.kind == "prose" and out["subtitle"] is None and _SENTENCE_END.search(info.text):
+            out["subtitle"] = info.text
+            continue
+        if info.kind == "list_start" and not is_generic_label(info.text):
+            continue
+        title_at = i
+        break
+    if title_at is None:
+        return
+    title = infos[title_at].text
+    out["title"] = title
+    out["title_repeated"] = counts[title] > 1
+    if infos[title_at].kind == "related":
+        out["title_kind"] = "related"
+    elif is_generic_label(title):
+        out["title_kind"] = "label"
+    else:
+        out["title_kind"] = "headline"
+    # A section label above the headline, or on the ' date 2023-06-17 WORLD' line.
+    for i in reversed(header):
+        if i >= title_at:
+            continue
+        info = infos[i]
+        if info.kind == "caps" or (info.kind == "short" and is_generic_label(info.text)):
+            if info.text != title:
+                out["section"] = info.text
+                break
+        if info.kind == "date":
+            label = _label_beside_date(info.text)
+            if label:
+                out["section"] = label
+                break
+    if out["subtitle"] == title:
+        out["subtitle"] = None
+
+
+def _label_beside_date(line: str) -> str | None:
+    m = re.search(r"\d{4}-\d{2}-\d{2}\s+([A-Z][A-Z &/,'-]{1,40})$", line)
+    return m.group(1).strip() if m else None
+
+
+def _author(line: str) -> str:
+    s = line.replace(" ", "")
+    if len(s) % 2 == 0 and s[: len(s) // 2] == s[len(s) // 2:]:
+        # 'Melis AlemdarMelis Alemdar' -> 'Melis Alemdar'
+        half = line[: len(line) // 2 + 1].strip()
+        if line.startswith(half) and (line[len(half):].strip() == half or line[len(half):].lstrip() == half):
+            return half
+        return line[: len(line) // 2].strip()
+    m = re.match(r"^(?:by|written by|words by|author|reporter|posted by|story by)\s*[:\-]?\s+(.*)$", line, re.I)
+    name = m.group(1) if m else line
+    return re.split(r"\s*[|•·]\s*", name)[0].strip(" ,")
+
+
+# ------------------------------------------------------------------ date
+
+_DATE_RANK = {"published": 0, "plain": 1, "updated": 2}
+
+
+def _read_date(infos: list[LineInfo], start: int, end: int, out: dict) -> None:
+    """The page's own date: a date line of the header, else of the byline/footer area.
+
+    Dates inside prose paragraphs are never used, and neither are dates after a
+    list of other articles starts, nor 'Last updated' lines (a later date).
+    """
+    best = None
+    list_started = False
+    for i, info in enumerate(infos):
+        if info.kind == "list_start" and i > end:
+            list_started = True
+        if info.kind != "date" or info.date is None or list_started:
+            continue
+        zone = 0 if i < start else (1 if i <= end else 2)
+        key = (zone, _DATE_RANK.get(info.date.kind, 3), i)
+        if best is None or key < best[0]:
+            best = (key, info.date)
+    if best:
+        out["published_date"] = best[1].date
+        out["date_kind"] = best[1].kind
+
+
+# ------------------------------------------------------------------ body lines
+
+def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) -> tuple[list[str], str | None]:
+    kept: list[int] = []
+    for i in range(start, end + 1):
+        info = infos[i]
+        if info.kind in ("prose", "credit"):
+            kept.append(i)
+        elif info.kind == "short" and info.text != title:
+            kept.append(i)
+    # Trailing lines after the last paragraph: credit lines and a cut-off fragment belong to it.
+    cut = None
+    j = end + 1
+    while j < len(infos) and j <= end + 4:
+        info = infos[j]
+        if info.kind == "blank":
+            j += 1
+            continue
+        if info.kind == "cut_stub" and _only_blank_between(infos, kept[-1] if kept else end, j):
+            cut = _stub_name(info.text)
+            break
+        if info.kind == "credit":
+            kept.append(j)
+            j += 1
+            continue
+        if info.kind == "short" and _is_fragment(info.text):
+            kept.append(j)
+            j += 1
+            continue
+        break
+    texts, glued_cut = _body_lines_from(infos, kept)
+    cut = cut or glued_cut
+    return texts, cut
+
+
+def _only_blank_between(infos: list[LineInfo], a: int, b: int) -> bool:
+    return all(infos[k].kind == "blank" for k in range(a + 1, b))
+
+
+def _stub_name(line: str) -> str:
+    low = line.lower()
+    if "chars" in low:
+        return "chars"
+    if "subscribe" in low or "subscriber" in low or "sign up" in low or "log in" in low or "member" in low:
+        return "paywall"
+    return "read_more"
+
+
+def _is_fragment(line: str) -> bool:
+    """'Live Nation is producing': running words cut off, not a headline."""
+    ws = words(line)
+    if len(ws) < 2:
+        return False
+    lower = sum(w[0].islower() for w in ws[1:])
+    return lower >= max(1, (len(ws) - 1) // 2) and not _SENTENCE_END.search(line)
+
+
+def _drop_inline_headlines(texts: list[str], infos: list[LineInfo]) -> list[str]:
+    """Drop other articles' headlines standing between paragraphs; keep subheadings.
+
+    A subheading shares the article's vocabulary and is short; a related
+    headline is a long Title-Case line, or one whose words the article never uses.
+    """
+    if len(texts) < 3:
+        return texts
+    vocab = Counter(s for t in texts for s in stem_vocab(t))
+    out = []
+    for k, (t, info) in enumerate(zip(texts, infos)):
+        if info.kind != "short" or k == len(texts) - 1:
+            out.append(t)
+            continue
+        own = stem_vocab(t)
+        rest = {s for s, c in vocab.items() if c > (1 if s in own else 0)}
+        ov = overlap(t, rest)
+        n = info.n_words
+        if n >= 8 and title_case_share(t) >= 0.75:
+            continue
+        if n >= 5 and ov is not None and ov < 0.35:
+            continue
+        out.append(t)
+    return out
+
+
+def clean_body_text(text: str) -> tuple[str | None, str | None, str | None]:
+    """A text that is only a body (a feed's `content`, an extractor's output).
+
+    The same line rules apply (furniture dropped, inline headlines of other
+    articles dropped, cut-off stubs recognised), without looking for a header.
+    Returns (body, cut_marker, last_paragraph).
+    """
+    infos = [classify_line(x) for x in split_lines(text)]
+    keep = [i for i, info in enumerate(infos) if info.kind not in DROP_KINDS
+            and info.kind not in ("blank", "symbol", "list_start", "cookie")]
+    # Stubs such as 'Continue reading' / 'Read more' that end the text mark a cut.
+    tail = [i for i, info in enumerate(infos) if info.kind not in ("blank",)]
+    cut = None
+    if tail and infos[tail[-1]].kind == "cut_stub":
+        cut = _stub_name(infos[tail[-1]].text)
+    if not keep:
+        return None, cut, None
+    body_lines, glued_cut = _body_lines_from(infos, keep)
+    return ("\n\n".join(body_lines) or None), cut or glued_cut, last_prose_paragraph(body_lines)
+
+
+def _body_lines_from(infos: list[LineInfo], kept: list[int]) -> tuple[list[str], str | None]:
+    texts = _drop_inline_headlines([infos[i].text for i in kept], [infos[i] for i in kept])
+    cut = None
+    if texts:
+        last = texts[-1]
+        m = _TRAILING_STUB.search(last)
+        if m:
+            cut = "chars"
+            last = last[: m.start()].rstrip()
+        elif _ELLIPSIS_END.search(last):
+            cut = "ellipsis"
+        if last:
+            texts[-1] = last
+        else:
+            texts.pop()
+    return texts, cut

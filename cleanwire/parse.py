@@ -1,0 +1,103 @@
+"""One raw file -> its records (one, or one per JSON record), never an exception.
+
+`parse_file` is the per-file step of a batch: decode the bytes, pick the
+format (by extension, confirmed by sniffing the content) and call its parser.
+Whatever goes wrong becomes an `unreadable` record with the reason in
+`read_error`, so one bad file never stops a batch.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+from cleanwire.decode import decode_bytes
+from cleanwire.formats.jsonl import record_to_fields, split_json_records
+
+TEXT_EXTENSIONS = {"", ".txt", ".text"}
+HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
+JSON_EXTENSIONS = {".json", ".jsonl", ".ndjson"}
+_HTML_SNIFF = re.compile(r"^\s*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I)
+
+
+def article_id(source_path: str) -> str:
+    """Stable id: the same source_path gives the same id on every run."""
+    return hashlib.blake2b(source_path.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def extension(source_file: str) -> str:
+    name = source_file.rsplit("/", 1)[-1]
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name.lstrip(".") else ""
+
+
+def detect_format(source_file: str, text: str) -> str:
+    ext = extension(source_file)
+    head = text[:2048]
+    if ext in HTML_EXTENSIONS or _HTML_SNIFF.match(head):
+        return "html"
+    if ext in JSON_EXTENSIONS:
+        return "jsonl" if ext in (".jsonl", ".ndjson") else "json"
+    if ext not in TEXT_EXTENSIONS and head.lstrip()[:1] in ("{", "["):
+        return "json"
+    return "text"
+
+
+def _base(source_file: str, source_path: str, fmt: str | None, encoding: str | None, digest: str | None) -> dict:
+    return {"article_id": article_id(source_path), "source_path": source_path, "source_file": source_file,
+            "format": fmt, "encoding": encoding, "content_hash": digest, "read_error": None}
+
+
+def unreadable(source_file: str, reason: str, digest: str | None = None, fmt: str | None = None,
+               encoding: str | None = None, source_path: str | None = None) -> dict:
+    rec = _base(source_file, source_path or source_file, fmt, encoding, digest)
+    rec["read_error"] = reason
+    return rec
+
+
+def parse_file(source_file: str, data: bytes) -> list[dict]:
+    """All records of one raw file (`source_file` is its path relative to the input dir)."""
+    digest = content_hash(data)
+    decoded = decode_bytes(data)
+    if decoded.text is None:
+        return [unreadable(source_file, decoded.error or "unreadable", digest, encoding=decoded.encoding)]
+    fmt = detect_format(source_file, decoded.text)
+    try:
+        if fmt in ("json", "jsonl"):
+            return _parse_json(source_file, decoded.text, fmt, decoded.encoding, digest)
+        if fmt == "html":
+            from cleanwire.formats.html import parse_html
+
+            fields = parse_html(decoded.text)
+        else:
+            from cleanwire.formats.text_dump import parse_page_dump
+
+            fields = parse_page_dump(decoded.text)
+    except RecursionError:
+        return [unreadable(source_file, f"{fmt} too deeply nested to parse", digest, fmt, decoded.encoding)]
+    except Exception as e:  # noqa: BLE001 - bad input is data: keep the reason, go on
+        return [unreadable(source_file, f"{fmt} parser failed: {type(e).__name__}: {str(e)[:200]}",
+                           digest, fmt, decoded.encoding)]
+    return [{**_base(source_file, source_file, fmt, decoded.encoding, digest), **fields}]
+
+
+def _parse_json(source_file: str, text: str, fmt: str, encoding: str | None, digest: str) -> list[dict]:
+    records, many = split_json_records(text, is_lines=(fmt == "jsonl"))
+    if not records:
+        return [unreadable(source_file, "JSON file holds no records", digest, fmt, encoding)]
+    out = []
+    for n, obj, error in records:
+        sp = f"{source_file}#{n}" if many else source_file
+        if obj is None:
+            out.append(unreadable(source_file, error or "not a JSON object", digest, fmt, encoding, sp))
+            continue
+        try:
+            fields = record_to_fields(obj)
+        except Exception as e:  # noqa: BLE001
+            out.append(unreadable(source_file, f"record {n}: {type(e).__name__}: {str(e)[:200]}",
+                                  digest, fmt, encoding, sp))
+            continue
+        out.append({**_base(source_file, sp, fmt, encoding, digest), **fields})
+    return out

@@ -1,0 +1,142 @@
+"""Write a run's decisions into a new version of the output, batch file by batch file.
+
+Bodies never leave the batch files until here: each batch file is read once,
+joined with the decisions, split into published and quarantined rows, and
+streamed into the new version's tables (see store.py), so memory stays at
+one batch whatever the size of the run.
+
+Records of a file processed by this run replace that file's records from
+earlier runs (a changed file is re-parsed), in every table. When the batch
+gate refuses the run, the published table is carried over untouched, every
+record of the run goes to quarantine (the ones that passed with
+`batch_rejected`), and the raw files are not marked as seen, so the next run
+processes them again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from cleanwire import dedup
+from cleanwire.schema import BATCH_REJECTED, OUTPUT, conform
+from cleanwire.store import Store, TableSpec, TableWriter
+
+PUBLISHED = TableSpec("published/articles", ("year", "month"))
+QUARANTINE = TableSpec("quarantine/articles", ("ingested",))
+RECORDS = TableSpec("state/records")
+FILES = TableSpec("state/files")
+
+# The state index of records: where each record lives, and what dedup needs of published ones.
+RECORD_INDEX = {
+    "article_id": pl.String, "source_path": pl.String, "source_file": pl.String, "dataset": pl.String,
+    "run_id": pl.String, "published_date": pl.Date, "title": pl.String, "subtitle": pl.String,
+    "section": pl.String, "author": pl.String, "dateline": pl.String, "word_count": pl.Int64,
+    "title_body_score": pl.Float64, "n_shingles": pl.Int32, "sig": pl.List(pl.UInt32),
+    "sig_head": pl.List(pl.UInt32), **{c: pl.UInt32 for c in dedup.BAND_COLUMNS},
+}
+FILE_INDEX = {"source_file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "content_hash": pl.String,
+              "run_id": pl.String}
+
+
+@dataclass
+class PublishResult:
+    version: int
+    published_rows: int
+    quarantined_rows: int
+    manifest: dict
+
+
+def _arrow_schema(schema: dict, extra: dict | None = None):
+    return pl.DataFrame(schema={**schema, **(extra or {})}).to_arrow().schema
+
+
+def finalise(batch: pl.DataFrame, decisions: pl.DataFrame, gate_ok: bool, ingested: str) -> pl.DataFrame:
+    """A batch's records with their decision applied: filled fields, issues, dataset."""
+    f = batch.join(decisions, on="article_id", how="left")
+    f = f.with_columns([pl.coalesce(pl.col(c), pl.col(f"fill_{c}")).alias(c) for c in dedup.MERGED_FIELDS])
+    f = f.with_columns(pl.col("issues").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    if not gate_ok:
+        f = f.with_columns(
+            pl.when(pl.col("issues").list.len() == 0).then(pl.lit([BATCH_REJECTED])).otherwise(pl.col("issues"))
+            .alias("issues"),
+            pl.when(pl.col("issues").list.len() == 0).then(pl.lit(f"{BATCH_REJECTED}: the batch gate refused this run"))
+            .otherwise(pl.col("detail")).alias("detail"),
+        )
+    unreadable_detail = pl.when(pl.col("read_error").is_not_null()).then(
+        pl.lit("unreadable: ") + pl.col("read_error")).otherwise(pl.col("detail"))
+    return f.with_columns(
+        unreadable_detail.alias("detail"),
+        pl.when(pl.col("issues").list.len() == 0).then(pl.lit("published")).otherwise(pl.lit("quarantine")).alias("dataset"),
+        pl.col("published_date").dt.year().alias("year"),
+        pl.col("published_date").dt.month().alias("month"),
+        pl.lit(ingested).alias("ingested"),
+    )
+
+
+def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, decisions: pl.DataFrame,
+                run_id: str, gate_ok: bool, manifest_extra: dict) -> PublishResult:
+    """Build and switch to a new version holding this run's records."""
+    now = dt.datetime.now(dt.timezone.utc)
+    ingested = now.strftime("%Y-%m")
+    processed = files.filter(pl.col("status") != "unchanged")
+    replaced = set(processed["source_file"].to_list())
+    v, build, old = store.begin()
+    w_pub = TableWriter(PUBLISHED, old, build, v, replaced if gate_ok else set(),
+                        _arrow_schema(OUTPUT, {"year": pl.Int32, "month": pl.Int8}), store.max_files)
+    w_qua = TableWriter(QUARANTINE, old, build, v, replaced, _arrow_schema(OUTPUT, {"ingested": pl.String}),
+                        store.max_files)
+    w_rec = TableWriter(RECORDS, old, build, v, replaced, _arrow_schema(RECORD_INDEX), store.max_files)
+    w_files = TableWriter(FILES, old, build, v, set(files["source_file"].to_list()) if gate_ok else set(),
+                          _arrow_schema(FILE_INDEX), store.max_files)
+    n_pub = n_qua = 0
+    for path in records_paths:
+        f = finalise(pl.read_parquet(path), decisions, gate_ok, ingested)
+        pub = f.filter(pl.col("dataset") == "published")
+        qua = f.filter(pl.col("dataset") == "quarantine")
+        if gate_ok:
+            w_pub.write(conform(pub, {**OUTPUT, "year": pl.Int32, "month": pl.Int8}))
+        w_qua.write(conform(qua, {**OUTPUT, "ingested": pl.String}))
+        n_pub += pub.height if gate_ok else 0
+        n_qua += qua.height
+        index = f.with_columns([pl.when(pl.col("dataset") == "published").then(pl.col(c)).alias(c)
+                                for c in ["n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS]])
+        w_rec.write(conform(index, RECORD_INDEX))
+    if gate_ok:
+        w_files.write(conform(files.with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX))
+    counts = {"published": w_pub.close(), "quarantine": w_qua.close(), "records": w_rec.close(),
+              "files": w_files.close()}
+    manifest = {"run_id": run_id, "gate_ok": gate_ok, "parent": store.current_version(),
+                "published_added": n_pub, "quarantined_added": n_qua, "files_processed": len(replaced),
+                "tables": counts, **manifest_extra}
+    manifest["published_total"] = _count(build / PUBLISHED.rel)
+    manifest["quarantined_total"] = _count(build / QUARANTINE.rel)
+    store.commit(v, build, manifest)
+    return PublishResult(v, n_pub, n_qua, manifest)
+
+
+def _count(table_root) -> int:
+    files = sorted(table_root.rglob("*.parquet"))
+    if not files:
+        return 0
+    return pl.scan_parquet(files, hive_partitioning=False).select(pl.len()).collect().item()
+
+
+# ------------------------------------------------------------------ reading state
+
+def seen_files(store: Store) -> pl.DataFrame | None:
+    lf = store.scan(FILES.rel)
+    return lf.collect() if lf is not None else None
+
+
+def published_index(store: Store) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The published records' fields (for merging) and signatures (for dedup across runs)."""
+    lf = store.scan(RECORDS.rel)
+    if lf is None:
+        return None, None
+    pub = lf.filter(pl.col("dataset") == "published")
+    fields = pub.select("article_id", "source_path", "word_count", "title_body_score", *dedup.MERGED_FIELDS).collect()
+    sigs = (pub.filter(pl.col("n_shingles").is_not_null())
+            .select("article_id", "n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS).collect())
+    return fields, sigs

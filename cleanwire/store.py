@@ -1,0 +1,342 @@
+"""Versioned, partitioned Parquet tables with an atomic switch between versions.
+
+Layout under OUT_DIR:
+
+    .cleanwire/versions/v000007/published/articles/year=2023/month=6/part-....parquet
+                               quarantine/articles/ingested=2026-11/part-....parquet
+                               state/records/part-....parquet   (index for dedup and replacement)
+                               state/files/part-....parquet     (raw files seen: size, mtime, hash)
+                               manifest.json
+    .cleanwire/current  -> versions/v000007          (the one switch: a symlink, replaced atomically)
+    published           -> .cleanwire/current/published
+    quarantine          -> .cleanwire/current/quarantine
+
+A new version is built in `vNNNNNN.tmp/` and renamed into place; then the
+`current` link is replaced with os.replace (an atomic rename), so a reader of
+`OUT_DIR/published/articles/**/*.parquet` sees the old version or the new one,
+never a mix, and a crash at any point leaves the old version current. Files are
+never modified: an unchanged partition is hard-linked from the previous
+version (no copy, no rewrite); a partition that receives rows gets one new
+file, and is compacted into a single file when it holds too many files or
+when rows are removed from it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+STATE_DIR = ".cleanwire"
+VERSIONS = "versions"
+CURRENT = "current"
+DEFAULT_KEEP = 10
+MAX_FILES_PER_PARTITION = 8
+_ROW_GROUP = 50_000
+
+
+class StoreError(RuntimeError):
+    """The output directory cannot be used as a cleanwire store."""
+
+
+# ------------------------------------------------------------------ tables
+
+@dataclass
+class TableSpec:
+    """A table of a version: its folder and how its rows are partitioned."""
+    rel: str                                   # e.g. "published/articles"
+    partition_by: tuple[str, ...] = ()         # hive partition columns (not stored in the files)
+    key: str = "source_file"                   # rows are removed by this column's values
+
+
+@dataclass
+class _PartitionPlan:
+    old_files: list[Path] = field(default_factory=list)
+    new_file: Path | None = None
+    writer: pq.ParquetWriter | None = None
+    buffer: list[pa.Table] = field(default_factory=list)
+    buffered_rows: int = 0
+
+
+def _partition_dir(spec: TableSpec, values: tuple) -> str:
+    parts = []
+    for col, v in zip(spec.partition_by, values):
+        parts.append(f"{col}={'__HIVE_DEFAULT_PARTITION__' if v is None else v}")
+    return "/".join(parts)
+
+
+def _existing_partitions(table_root: Path) -> dict[str, list[Path]]:
+    """partition dir (relative, '' for an unpartitioned table) -> its parquet files."""
+    out: dict[str, list[Path]] = {}
+    if not table_root.is_dir():
+        return out
+    for f in sorted(table_root.rglob("*.parquet")):
+        rel = f.parent.relative_to(table_root).as_posix()
+        out.setdefault("" if rel == "." else rel, []).append(f)
+    return out
+
+
+class TableWriter:
+    """Streams rows into one table of a new version, reusing the previous version's files."""
+
+    def __init__(self, spec: TableSpec, old_root: Path | None, new_root: Path, version: int,
+                 remove_keys: set[str], schema: pa.Schema, max_files: int = MAX_FILES_PER_PARTITION):
+        self.spec, self.version, self.remove_keys, self.max_files = spec, version, remove_keys, max_files
+        self.schema = pa.schema([f for f in schema if f.name not in spec.partition_by])
+        self.old_table = old_root / spec.rel if old_root else None
+        self.new_table = new_root / spec.rel
+        self.new_table.mkdir(parents=True, exist_ok=True)
+        self.parts: dict[str, _PartitionPlan] = {}
+        for pdir, files in (_existing_partitions(self.old_table) if self.old_table else {}).items():
+            self.parts[pdir] = _PartitionPlan(old_files=files)
+        self.rows_written = 0
+
+    def write(self, df: pl.DataFrame) -> None:
+        if df.height == 0:
+            return
+        if self.spec.partition_by:
+            groups = df.partition_by(list(self.spec.partition_by), as_dict=True, include_key=False)
+        else:
+            groups = {(): df}
+        for values, part in groups.items():
+            pdir = _partition_dir(self.spec, values if isinstance(values, tuple) else (values,))
+            plan = self.parts.setdefault(pdir, _PartitionPlan())
+            table = part.to_arrow().select(self.schema.names).cast(self.schema)
+            plan.buffer.append(table)
+            plan.buffered_rows += table.num_rows
+            self.rows_written += table.num_rows
+            if plan.buffered_rows >= _ROW_GROUP:
+                self._flush(pdir, plan)
+
+    def _flush(self, pdir: str, plan: _PartitionPlan) -> None:
+        if not plan.buffer:
+            return
+        if plan.writer is None:
+            d = self.new_table / pdir if pdir else self.new_table
+            d.mkdir(parents=True, exist_ok=True)
+            plan.new_file = d / f"part-v{self.version:06d}.parquet"
+            plan.writer = pq.ParquetWriter(plan.new_file, self.schema, compression="zstd")
+        plan.writer.write_table(pa.concat_tables(plan.buffer))
+        plan.buffer, plan.buffered_rows = [], 0
+
+    def close(self) -> dict:
+        """Finish every partition: link, append or compact. Returns counts."""
+        n_files = 0
+        for pdir, plan in self.parts.items():
+            self._flush(pdir, plan)
+            if plan.writer is not None:
+                plan.writer.close()
+            d = self.new_table / pdir if pdir else self.new_table
+            touched_by_removal = bool(self.remove_keys) and any(
+                _has_keys(f, self.spec.key, self.remove_keys) for f in plan.old_files)
+            too_many = plan.new_file is not None and len(plan.old_files) + 1 > self.max_files
+            if touched_by_removal or too_many:
+                n_files += self._compact(d, plan)
+            else:
+                d.mkdir(parents=True, exist_ok=True)
+                for f in plan.old_files:
+                    _link_or_copy(f, d / f.name)
+                n_files += len(plan.old_files) + (1 if plan.new_file else 0)
+        return {"rows_written": self.rows_written, "files": n_files}
+
+    def _compact(self, d: Path, plan: _PartitionPlan) -> int:
+        """Rewrite a partition into one file, without the removed keys."""
+        d.mkdir(parents=True, exist_ok=True)
+        sources = list(plan.old_files) + ([plan.new_file] if plan.new_file else [])
+        target = d / f"part-v{self.version:06d}-c.parquet"
+        rows = 0
+        with pq.ParquetWriter(target, self.schema, compression="zstd") as w:
+            for i, f in enumerate(sources):
+                pf = pq.ParquetFile(f)
+                for rg in range(pf.num_row_groups):
+                    t = pf.read_row_group(rg)
+                    if f in plan.old_files and self.remove_keys:
+                        keep = pl.from_arrow(t.select([self.spec.key])).to_series().is_in(
+                            list(self.remove_keys)).not_().to_arrow()
+                        t = t.filter(keep)
+                    if t.num_rows:
+                        w.write_table(t.select(self.schema.names).cast(self.schema))
+                        rows += t.num_rows
+        if plan.new_file:
+            plan.new_file.unlink()
+        if rows == 0:
+            target.unlink()
+            return 0
+        return 1
+
+
+def _has_keys(path: Path, col: str, keys: set[str]) -> bool:
+    values = pl.read_parquet(path, columns=[col])[col]
+    return bool(values.is_in(list(keys)).any())
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+# ------------------------------------------------------------------ versions
+
+class Store:
+    """The versions of one OUT_DIR and the switch between them."""
+
+    def __init__(self, out_dir: Path, keep: int = DEFAULT_KEEP, max_files: int = MAX_FILES_PER_PARTITION):
+        self.out = Path(out_dir)
+        self.max_files = max_files
+        self.root = self.out / STATE_DIR
+        self.versions = self.root / VERSIONS
+        self.keep = keep
+
+    # -- reading
+    def current_version(self) -> int | None:
+        link = self.root / CURRENT
+        if not link.is_symlink():
+            return None
+        return int(Path(os.readlink(link)).name.lstrip("v"))
+
+    def version_dir(self, v: int) -> Path:
+        return self.versions / f"v{v:06d}"
+
+    def current_dir(self) -> Path | None:
+        v = self.current_version()
+        return self.version_dir(v) if v is not None else None
+
+    def list_versions(self) -> list[int]:
+        if not self.versions.is_dir():
+            return []
+        return sorted(int(p.name[1:]) for p in self.versions.iterdir()
+                      if p.name.startswith("v") and p.name[1:].isdigit() and (p / "manifest.json").is_file())
+
+    def manifest(self, v: int) -> dict:
+        return json.loads((self.version_dir(v) / "manifest.json").read_text())
+
+    def history(self) -> list[dict]:
+        cur = self.current_version()
+        out = []
+        for v in self.list_versions():
+            m = self.manifest(v)
+            m["current"] = v == cur
+            out.append(m)
+        return out
+
+    def scan(self, rel: str, v: int | None = None) -> pl.LazyFrame | None:
+        base = self.version_dir(v) if v is not None else self.current_dir()
+        if base is None:
+            return None
+        files = sorted((base / rel).rglob("*.parquet"))
+        if not files:
+            return None
+        return pl.scan_parquet(files, hive_partitioning=False)
+
+    # -- writing
+    def prepare(self) -> None:
+        """Create the layout; refuse an OUT_DIR whose published/quarantine are not ours."""
+        self.versions.mkdir(parents=True, exist_ok=True)
+        for name in ("published", "quarantine"):
+            p = self.out / name
+            if p.exists() and not p.is_symlink():
+                raise StoreError(f"{p} exists and is not managed by cleanwire (expected a link into "
+                                 f"{STATE_DIR}/); move it away or choose another --output")
+        for stale in self.versions.glob("*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)  # a build a crash left behind; never current
+
+    def begin(self) -> tuple[int, Path, Path | None]:
+        """A new version number, its build dir, and the current version's dir (or None)."""
+        self.prepare()
+        existing = self.list_versions()
+        v = (max(existing) + 1) if existing else 1
+        build = self.versions / f"v{v:06d}.tmp"
+        build.mkdir(parents=True)
+        return v, build, self.current_dir()
+
+    def commit(self, v: int, build: Path, manifest: dict) -> Path:
+        """Seal the build and switch `current` to it atomically."""
+        manifest = {**manifest, "version": v, "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+        (build / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
+        _fsync_tree(build)
+        final = self.version_dir(v)
+        os.replace(build, final)
+        _fsync_dir(self.versions)
+        self._switch(v)
+        self._ensure_links()
+        self.prune()
+        return final
+
+    def _switch(self, v: int) -> None:
+        link = self.root / CURRENT
+        tmp = self.root / f".{CURRENT}.{os.getpid()}.tmp"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(f"{VERSIONS}/v{v:06d}", tmp)
+        os.replace(tmp, link)
+        _fsync_dir(self.root)
+
+    def _ensure_links(self) -> None:
+        for name in ("published", "quarantine"):
+            p = self.out / name
+            if not p.is_symlink():
+                tmp = self.out / f".{name}.{os.getpid()}.tmp"
+                if tmp.is_symlink():
+                    tmp.unlink()
+                os.symlink(f"{STATE_DIR}/{CURRENT}/{name}", tmp)
+                os.replace(tmp, p)
+        _fsync_dir(self.out)
+
+    def rollback(self, to: int | None = None) -> int:
+        """Make the version before the current one (or `to`) current again, atomically."""
+        cur = self.current_version()
+        versions = self.list_versions()
+        if to is None:
+            older = [v for v in versions if cur is not None and v < cur]
+            if not older:
+                raise StoreError("no earlier version to roll back to")
+            to = older[-1]
+        if to not in versions:
+            raise StoreError(f"version {to} does not exist (have {versions})")
+        self._switch(to)
+        self._ensure_links()
+        return to
+
+    def prune(self) -> list[int]:
+        """Delete versions beyond the newest `keep` (never the current one)."""
+        cur = self.current_version()
+        versions = self.list_versions()
+        doomed = [v for v in versions[:-self.keep] if v != cur] if len(versions) > self.keep else []
+        for v in doomed:
+            shutil.rmtree(self.version_dir(v), ignore_errors=True)
+        return doomed
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
+        _fsync_dir(Path(dirpath))

@@ -1,0 +1,101 @@
+"""Small string helpers shared by the parsers: whitespace, words, overlap.
+
+Everything here works on plain `str` and is pure, so every rule that uses it
+is testable without files, Prefect or Great Expectations.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters that scrapers leave in text and that are never content.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+WORD_RX = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+# A compact English stop list: enough to keep overlap measures on content words.
+STOPWORDS = frozenset("""
+a an the and or but if then than so of in on at to for from by with without about as into onto over
+under after before between during through up down out off is are was were be been being am do does did
+has have had having it its it's this that these those there here he she they we you i me him her them us
+my your his their our who whom whose which what when where why how not no nor all any both each few more
+most other some such only own same too very can could should would will shall may might must just also
+said says say new one two three s t
+""".split())
+
+
+def clean_line(line: str) -> str:
+    """Normalise one line: drop invisible characters, fold runs of spaces, strip."""
+    line = line.translate(_INVISIBLE)
+    line = _SPACES.sub(" ", line)
+    return line.strip()
+
+
+def normalise_whitespace(text: str | None) -> str | None:
+    """Whitespace-normalise a single-line field (title, author...); empty -> None."""
+    if text is None:
+        return None
+    s = clean_line(re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)))
+    return s or None
+
+
+def split_lines(text: str) -> list[str]:
+    """Split on any line ending (LF, CRLF, CR, Unicode separators) and clean each line."""
+    return [clean_line(x) for x in text.splitlines()]
+
+
+def words(text: str) -> list[str]:
+    return WORD_RX.findall(text)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words that carry meaning (no stop words, no 1-letter tokens)."""
+    return {w for w in (x.lower() for x in words(text)) if len(w) > 1 and w not in STOPWORDS}
+
+
+def stem(word: str) -> str:
+    """A crude prefix stem: 'missiles'/'missile', 'Korean'/'Korea' meet at 5 letters."""
+    return word[:5] if len(word) > 5 else word
+
+
+def overlap(part: str, whole_vocab: set[str]) -> float | None:
+    """Share of `part`'s content words (stemmed) found in `whole_vocab` (stemmed)."""
+    cw = {stem(w) for w in content_words(part)}
+    if not cw:
+        return None
+    return len(cw & whole_vocab) / len(cw)
+
+
+def stem_vocab(text: str) -> set[str]:
+    return {stem(w) for w in content_words(text)}
+
+
+def is_doubled(line: str) -> bool:
+    """'Melis AlemdarMelis Alemdar': a string glued to itself (scraped byline widgets)."""
+    n = len(line)
+    if n < 6 or n % 2:
+        return False
+    half = n // 2
+    return line[:half] == line[half:]
+
+
+def letters_share(line: str) -> float:
+    if not line:
+        return 0.0
+    return sum(ch.isalpha() for ch in line) / len(line)
+
+
+def upper_share(line: str) -> float:
+    """Share of upper-case letters among letters (1.0 for 'WORLD NEWS')."""
+    letters = [ch for ch in line if ch.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(ch.isupper() for ch in letters) / len(letters)
+
+
+def title_case_share(line: str) -> float:
+    """Share of words (of 4+ letters) that start with a capital: headlines score high."""
+    ws = [w for w in words(line) if len(w) >= 4]
+    if not ws:
+        return 0.0
+    return sum(w[0].isupper() for w in ws) / len(ws)

@@ -1,0 +1,195 @@
+"""The `news-etl` Prefect flow: wiring only, the steps live in `cleanwire`.
+
+    discover -> parse-batches (one task per batch, in parallel) -> checks (dedup + GX)
+             -> publish (new version, atomic) -> report
+
+Batch tasks run on a process pool by default, on Dask when the run config
+names a scheduler (`dask_address`) or asks for a local cluster (`dask_workers`);
+the subflow `parse-batches` is where that choice is applied, so the same
+deployment serves every mode.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+
+from cleanwire import checks, dedup, progress
+from cleanwire.batch import BatchResult, FileRef, process_batch
+from cleanwire.config import RunConfig, check_paths
+from cleanwire.discover import Discovery, discover, make_batches
+from cleanwire.lock import output_lock
+from cleanwire.publish import published_index, publish_run, seen_files
+from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
+                              write_validations, reports_dir)
+from cleanwire.store import STATE_DIR, Store
+from cleanwire.validate import Validator, load_suites
+
+
+class GateRefused(RuntimeError):
+    """The batch suite refused the publish."""
+
+
+# ------------------------------------------------------------------ tasks
+
+@task(name="check-config")
+def check_config(config: RunConfig):
+    check_paths(config)
+    return load_suites(config.suites_dir, config.max_quarantined_share)
+
+
+@task(name="discover")
+def discover_files(config: RunConfig, store: Store) -> Discovery:
+    return discover(config.input_dir, seen_files(store))
+
+
+@task(name="parse-batch")
+def parse_batch(files: list[FileRef], work_dir: str, batch_no: int, run_id: str, max_bytes: int) -> BatchResult:
+    return process_batch(files, work_dir, batch_no, run_id, max_bytes)
+
+
+@task(name="checks")
+def run_checks(results: list[BatchResult], store: Store, suites, docs_dir: Path,
+               thresholds: dedup.DedupThresholds) -> checks.RunChecks:
+    paths = [r.records_path for r in results if r.records_path]
+    frame = checks.narrow_frame(paths)
+    published, published_sigs = published_index(store)
+    rows_suite, batch_suite = suites
+    return checks.run_checks(frame, checks.signatures(paths), published, published_sigs, rows_suite,
+                             batch_suite, Validator(docs_dir), thresholds)
+
+
+@task(name="publish")
+def publish(store: Store, results: list[BatchResult], decided: checks.RunChecks, run_id: str, extra: dict):
+    files = pl.concat([pl.read_parquet(r.files_path) for r in results])
+    paths = [r.records_path for r in results if r.records_path]
+    return publish_run(store, paths, files, decided.decisions, run_id, decided.gate_ok, extra)
+
+
+@task(name="report")
+def report(config: RunConfig, run_id: str, summary: dict, decided: checks.RunChecks | None) -> dict:
+    out = config.output_dir
+    if decided is not None:
+        summary["reports"]["validation"] = write_validations(out, run_id, [decided.rows, decided.batch])
+    summary["reports"]["summary"] = str(write_summary(out, run_id, summary))
+    create_table_artifact(key="news-etl-summary", table=summary_table(summary),
+                          description=f"cleanwire run {run_id}")
+    create_markdown_artifact(key="news-etl-report", markdown=_markdown(summary),
+                             description=f"cleanwire run {run_id}")
+    return summary
+
+
+def _markdown(s: dict) -> str:
+    lines = [f"# cleanwire run `{s['run_id']}`", "",
+             f"- files processed: **{s['files']['processed']}** (unchanged: {s['files']['unchanged']})",
+             f"- published: **{s['published']}**, quarantined: **{s['quarantined']}**",
+             f"- version: {s.get('version')}, gate: {'passed' if s['gate']['ok'] else 'REFUSED'}", "",
+             "| issue | records |", "| --- | ---: |"]
+    lines += [f"| {k} | {v} |" for k, v in s["issues"].items()]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ flows
+
+@flow(name="parse-batches")
+def parse_batches(batches: list[list[FileRef]], work_dir: str, run_id: str, max_bytes: int) -> list[BatchResult]:
+    futures = [parse_batch.submit(b, work_dir, i, run_id, max_bytes) for i, b in enumerate(batches)]
+    done, total = 0, sum(len(b) for b in batches)
+    results = []
+    progress.report("parse", 0, total)
+    for fut in as_completed(futures):
+        res = fut.result()
+        results.append(res)
+        done += res.n_files
+        progress.report("parse", done, total)
+    return sorted(results, key=lambda r: r.files_path)
+
+
+def task_runner_for(config: RunConfig, n_batches: int):
+    """Dask when asked; a process pool for real work; threads for a single batch (no spawn cost)."""
+    if config.dask_address or config.dask_workers:
+        from prefect_dask import DaskTaskRunner
+
+        if config.dask_address:
+            return DaskTaskRunner(address=config.dask_address)
+        return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                              cluster_kwargs={"n_workers": config.dask_workers, "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
+    workers = config.workers or os.cpu_count() or 1
+    if n_batches <= 1 or workers <= 1:
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=1)
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    return ProcessPoolTaskRunner(max_workers=min(workers, n_batches))
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    fr = flow_run.get_id()
+    return f"{stamp}-{str(fr)[:8]}" if fr else stamp
+
+
+@flow(name="news-etl")
+def news_etl(config: RunConfig = RunConfig()) -> dict:
+    """Turn the raw files below `config.input` into published and quarantined Parquet."""
+    log = get_run_logger()
+    t0 = time.perf_counter()
+    run_id = new_run_id()
+    suites = check_config(config)
+    out = config.output_dir
+    store = Store(out, keep=config.keep_versions)
+    with output_lock(out):
+        store.prepare()
+        found = discover_files(config, store)
+        files_total = found.unchanged + len(found.to_process)
+        summary = {"run_id": run_id, "flow_run_id": str(flow_run.get_id() or ""),
+                   "started_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                   "input": str(config.input_dir), "output": str(out),
+                   "files": {"found": files_total, "processed": 0, "unchanged": found.unchanged,
+                             "missing_since_last_run": found.missing},
+                   "records": 0, "published": 0, "quarantined": 0,
+                   "issues": issue_counts(pl.DataFrame(schema={"issues": pl.List(pl.String)})),
+                   "gate": {"ok": True, "failures": [], "skipped": []},
+                   "version": store.current_version(),
+                   "reports": {"data_docs": str(reports_dir(out) / "data_docs" / "index.html")}}
+        if not found.to_process:
+            log.info("nothing new below %s: %d files unchanged", config.input_dir, found.unchanged)
+            summary["seconds"] = round(time.perf_counter() - t0, 2)
+            return report(config, run_id, summary, None)
+        work = out / STATE_DIR / "work" / run_id
+        batches = make_batches(found.to_process, config.batch_files, int(config.batch_mb * 1e6))
+        log.info("%d files to process in %d batches", len(found.to_process), len(batches))
+        try:
+            results = parse_batches.with_options(task_runner=task_runner_for(config, len(batches)))(
+                batches, str(work), run_id, config.max_bytes)
+            progress.report("check", 0, 1)
+            thresholds = dedup.DedupThresholds(config.min_containment, config.min_head_jaccard)
+            decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds)
+            progress.report("publish", 0, 1)
+            counts = issue_counts(decided.decisions)
+            published = publish(store, results, decided, run_id, {"issues": counts})
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        unchanged_in_batches = sum(r.n_unchanged for r in results)
+        summary["files"].update(processed=len(found.to_process) - unchanged_in_batches,
+                                unchanged=found.unchanged + unchanged_in_batches)
+        summary.update(records=decided.decisions.height, published=published.published_rows,
+                       quarantined=published.quarantined_rows, issues=counts, gate=gate_summary(decided.batch),
+                       version=published.version, duplicate_groups=decided.groups,
+                       published_total=published.manifest["published_total"],
+                       quarantined_total=published.manifest["quarantined_total"])
+        summary["seconds"] = round(time.perf_counter() - t0, 2)
+        report(config, run_id, summary, decided)
+    if not decided.gate_ok:
+        raise GateRefused(gate_message(decided.batch))
+    return summary
