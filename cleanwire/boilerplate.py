@@ -31,15 +31,20 @@ RELATED = re.compile(r"^(?:related(?:\s+(?:articles?|stories|news|coverage|conte
 RELATED_GLUED = re.compile(r"^Related(?=[A-Z0-9‘'\"“])")
 SOURCE = re.compile(r"^(?:source|sources|via)\s*:\s*\S", re.I)
 # Headers of lists of OTHER articles: once the body has started, the article is over.
-LIST_START = re.compile(r"^(?:explore|explore more|more stories|more news|more from [\w .]+|related tags|tags|topics|"
+LIST_START = re.compile(r"^(?:(?:more|other|related|recommended|latest|top|trending|popular|similar|recent|further)\b"
+                        r"[\w ,'’-]{0,30}\b(?:stories|articles|news|posts|reads|reading|videos|links|content)(?: like this(?: one)?"
+                        r"| for you| from [\w .]+| in [\w .]+| on [\w .]+)?|"
+                        r"explore|explore more|more stories|more news|more from [\w .]+|related tags|tags|topics|"
                         r"you may also like|you might also like|recommended(?: stories| for you| reading)?|read next|"
                         r"up next|latest(?: news| stories)?|most (?:read|popular|viewed|shared)|trending(?: now| stories)?|"
                         r"top stories|also in [\w ]+|around the web|from around the web|related (?:articles|stories|news|coverage)|"
                         r"comments?|\d+ comments?|post comment|leave a (?:comment|reply)|share this(?: article| story)?|"
                         r"photo gallery|videos?|sponsored stories|promoted stories)\s*:?$", re.I)
-SHARE = re.compile(r"^(?:share(?: (?:on|this|via))?|tweet|email|print|whatsapp|facebook|twitter|linkedin|reddit|"
-                   r"copy link|comment|save|follow us)(?:[\s|/,•·]+(?:share|tweet|email|print|whatsapp|facebook|twitter|"
-                   r"linkedin|reddit|copy link|comment|save))*\s*:?$", re.I)
+_SOCIAL = (r"share(?: (?:on|this|via|article|story))?|tweet|e-?mail|print|whatsapp|facebook|twitter|x|linkedin|reddit|"
+           r"pinterest|instagram|youtube|tumblr|telegram|flipboard|messenger|pocket|sms|mail|copy(?: link)?|link|"
+           r"comments?|save|follow(?: us)?|subscribe|rss|gift(?: this)? article")
+SHARE = re.compile(rf"^(?:{_SOCIAL})(?:[\s|/,•·]+(?:{_SOCIAL}))*\s*:?$", re.I)
+HANDLE = re.compile(r"^@\w{2,30}$")
 # Photo captions and their credits: '... / Photo: AP Archive / AP Archive', '(Photo by X/Getty Images)'.
 CAPTION = re.compile(r"(?:^|[\s/|(\[])(?:photo|photograph|image|picture|pic|illustration|video|graphic|credit|"
                      r"image source|photo credit|file photo|archive image)s?\s*(?:by|credit|courtesy|source)?\s*:|"
@@ -59,6 +64,9 @@ CREDIT = re.compile(r"(?:^©|©\s*\d{4}|\bcopyright\b|all rights reserved|^\(?(?
                     r"^(?:(?:\w+\s+){0,3}(?:staff|wire|news service|agencies)\s+)?(?:contributed|reported)\b)", re.I)
 BYLINE = re.compile(r"^(?:by|written by|words by|author|reporter|posted by|story by)\s*[:\-]?\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4}"
                     r"(?:\s*(?:,|and|&)\s*[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4})*(?:\s*[,|•·-]\s*.*)?$")
+# An author box: 'Jane DoeView More Articles', 'View all posts by Jane Doe'.
+AUTHOR_LINK = re.compile(r"(?:view|see|read|more)\s+(?:all\s+|more\s+)?(?:articles|stories|posts|columns)(?:\s+by\b.*)?$|"
+                         r"^(?:view|see)\s+all\s+(?:articles|stories|posts)\s+by\b", re.I)
 NAV = re.compile(r"^(?:home|menu|search|sign in|log in|login|register|subscribe|newsletter|newsletters|close|skip to (?:main )?content|"
                  r"live tv|live|watch live|you are at|you are here|back to top|next|previous|prev|more|loading|"
                  r"terms of (?:use|service)|privacy(?: policy)?|contact(?: us)?|about(?: us)?|sitemap|rss|careers?|"
@@ -68,6 +76,9 @@ GENERIC_LABEL = re.compile(r"^(?:(?:latest|top|breaking|world|local|national|int
                            r"entertainment|politics|health|science|opinion|lifestyle|culture|travel|markets?|economy|"
                            r"featured|trending|more|related|editor'?s|today'?s|daily|weekly|live)\s*)+"
                            r"(?:news|stories|headlines|updates|picks?|coverage|blog)?$|^(?:news|home|headlines|front page)$", re.I)
+
+# A whole line in brackets: '[ The Verge ]', '(Reporting by ...)', '[Al Maa-idah 2]'.
+BRACKETED = re.compile(r"^\s*(?:\[[^\]]{1,200}\]|\([^)]{1,300}\))\s*$")
 
 # Kinds that never belong to the body, wherever they stand.
 DROP_KINDS = frozenset({"ad", "cookie", "read_time", "related", "source", "share", "caption", "byline",
@@ -90,6 +101,8 @@ def classify_line(line: str) -> LineInfo:
     if n == 0:
         # Only punctuation: '___' (AP end mark), '* * *', '•'.
         return LineInfo("credit" if CREDIT.search(line) else "symbol", line, 0)
+    if n == 1 and (line.isdigit() or HANDLE.match(line)):
+        return LineInfo("symbol" if line.isdigit() else "byline", line, n)  # a counter; a @handle
     short = n <= 14
     if short and AD.match(line):
         return LineInfo("ad", line, n)
@@ -114,11 +127,11 @@ def classify_line(line: str) -> LineInfo:
         return LineInfo("last_updated" if dl.kind == "last_updated" else "date", line, n, dl)
     if short and is_doubled(line.replace(" ", "")):
         return LineInfo("byline", line, n)
-    if n <= 12 and BYLINE.match(line):
+    if n <= 12 and (BYLINE.match(line) or AUTHOR_LINK.search(line)):
         return LineInfo("byline", line, n)
     if n <= 40 and (CAPTION.search(line) or (CAPTION_START.match(line) and n <= 12)):
         return LineInfo("caption", line, n)
-    if n <= 25 and CREDIT.search(line):
+    if n <= 25 and (CREDIT.search(line) or BRACKETED.match(line)):
         return LineInfo("credit", line, n)
     if n <= 5 and upper_share(line) > 0.9 and len(line) >= 2:
         return LineInfo("caps", line, n)
@@ -128,6 +141,7 @@ def classify_line(line: str) -> LineInfo:
 
 
 _SENTENCE_END = re.compile(r"[.!?…:;]['\"”’)\]]*$")
+_HEADLINE_END = re.compile(r"[?!]['\"”’)\]]*$")
 
 
 def is_prose(line: str, n_words: int | None = None) -> bool:
@@ -139,9 +153,12 @@ def is_prose(line: str, n_words: int | None = None) -> bool:
         return False
     lower = sum(w[0].islower() for w in words(line))
     if _SENTENCE_END.search(line) and lower >= 2:
-        return True
-    # Long running text without a final stop (a cut-off paragraph) is prose too.
-    return n >= 15 and lower / n >= 0.4
+        # A headline-length line ending in ? or ! is a headline, not running text.
+        return not (n < 20 and _HEADLINE_END.search(line))
+    
+    # Long running text without a final stop (a cut-off paragraph) is prose too; a
+    # headline of up to ~30 words has no final stop either, so it stays 'short'.
+    return n >= 30 and lower / n >= 0.4
 
 
 def is_generic_label(line: str) -> bool:

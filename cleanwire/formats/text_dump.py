@@ -24,10 +24,12 @@ from cleanwire.text import overlap, split_lines, stem_vocab, title_case_share, w
 # Kinds that make up the byline area between a headline and its body.
 _HEADER_FURNITURE = {"date", "last_updated", "byline", "caption", "read_time", "ad", "source", "nav", "share"}
 # How many non-prose, non-furniture lines may separate two paragraphs of one body.
-_MAX_GAP = 3
+_MAX_GAP = 6
 _TRAILING_STUB = re.compile(r"\s*(?:(?:\.\.\.|…)\s*)?\[\s*\+\s*\d[\d,]*\s*chars?\s*\]\s*$", re.I)
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*$")
 _SENTENCE_END = re.compile(r"[.!?]['\"”’)\]]*$|[.!?…]['\"”’]\s*$")
+# A headline may end with ? or ! (never with a full stop): 'Video shows ...: "We got her!"'.
+_HEADLINE_END = re.compile(r"[?!]['\"”’)\]]*$")
 _DATELINE_CITY = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}$")
 
 
@@ -38,11 +40,17 @@ def parse_page_dump(text: str) -> dict:
     out: dict = {"title": None, "subtitle": None, "published_date": None, "section": None,
                  "author": None, "dateline": None, "body": None, "title_kind": None,
                  "title_repeated": False, "cut_marker": None, "date_kind": None, "last_paragraph": None}
-    start, end = span if span else (len(infos), len(infos))
+    if span:
+        start, end = span
+    else:
+        # No body: the header ends where a list of other articles begins.
+        lists = [i for i, x in enumerate(infos) if x.kind == "list_start" and not is_generic_label(x.text)]
+        start = end = lists[0] if lists else len(infos)
     if span:
         start = _skip_header_furniture(infos, start, end)
         out["subtitle"] = _standfirst(infos, span[0], start)
-    _read_header(infos, start, out)
+    lede = " ".join(infos[i].text for i in range(start, min(len(infos), start + 12)) if infos[i].kind == "prose")
+    _read_header(infos, start, out, stem_vocab(lede))
     _read_date(infos, start, end, out)
     if span:
         body_lines, cut = _body_lines(infos, start, end, out.get("title"))
@@ -90,7 +98,7 @@ def _body_span(infos: list[LineInfo]) -> tuple[int, int] | None:
         elif info.kind in ("short", "caps", "symbol"):
             gap += 1
         elif info.kind == "list_start":
-            gap += 2
+            gap += 4
     if not clusters:
         return None
     best = max(clusters, key=lambda c: sum(infos[i].n_words for i in c))
@@ -98,10 +106,12 @@ def _body_span(infos: list[LineInfo]) -> tuple[int, int] | None:
 
 
 def _skip_header_furniture(infos: list[LineInfo], start: int, end: int) -> int:
-    """Move the body start below byline-area furniture found among its first paragraphs.
+    """Move the body start below byline-area furniture that follows a standfirst.
 
     In a full page dump the standfirst comes before the repeated headline, the
-    photo caption, the byline and the date: the body begins after them.
+    byline and the date: the body begins after them. Only one prose line (the
+    standfirst) may stand above such furniture; captions and image credits do
+    not count, they also stand between paragraphs.
     """
     prose_seen = 0
     last_furniture = None
@@ -110,9 +120,10 @@ def _skip_header_furniture(infos: list[LineInfo], start: int, end: int) -> int:
         info = infos[i]
         if info.kind == "prose":
             prose_seen += 1
-            if prose_seen > 2:
+            if prose_seen > 1:
                 break
-        elif info.kind in _HEADER_FURNITURE - {"nav", "share"} or (info.kind in ("short", "caps") and info.text in seen_short):
+        elif info.kind in ("date", "last_updated", "byline", "read_time") or (
+                info.kind in ("short", "caps") and info.text in seen_short):
             last_furniture = i
     if last_furniture is None:
         return start
@@ -132,29 +143,83 @@ def _standfirst(infos: list[LineInfo], first_prose: int, start: int) -> str | No
 
 # ------------------------------------------------------------------ header
 
-def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
+def _read_header(infos: list[LineInfo], start: int, out: dict, lede: set[str]) -> None:
+    """Walk up from the body over the byline area to the headline.
+
+    Dates, bylines, captions and a dateline city are passed over; a sentence is
+    the standfirst. Two headline-like lines in a row are headline + standfirst
+    (news pages print them in that order) unless the upper one is a kicker or a
+    section label ('Opinion', 'Latest News').
+    """
     header = [i for i in range(start) if infos[i].kind != "blank"]
     counts = Counter(infos[i].text for i in header)
-    title_at = None
+    # A list of other stories right above the body ('More stories like this one', then
+    # label/headline/date items): the article's own header is above the list.
+    lists = [k for k, i in enumerate(header) if infos[i].kind == "list_start" and not is_generic_label(infos[i].text)]
+    if lists and sum(infos[i].kind == "date" for i in header[lists[-1]:]) >= 2:
+        header = header[:lists[-1]]
+    run: list[int] = []      # headline-like lines met walking up, nearest first
+    kickers: list[int] = []  # short labels met on the way ('Opinion', 'WORLD', 'Editorial')
+    below: list[int] | None = None  # the run found below a date line, if the walk crossed one
     saw_caps_dateline = False
     for i in reversed(header):
         info = infos[i]
         if info.kind in _HEADER_FURNITURE or info.kind in ("cookie", "cut_stub", "symbol", "credit"):
             if info.kind == "byline" and out["author"] is None:
                 out["author"] = _author(info.text)
+            if info.kind == "date" and run and below is None:
+                # Headlines stand above the date line; what sits between it and the body
+                # may be a video title or a kicker. Look above, decide after.
+                below, run, kickers = run, [], []
+                continue
+            if run or kickers:
+                break
             continue
-        if info.kind == "caps" and counts[info.text] == 1 and not saw_caps_dateline and title_at is None \
+        if info.kind == "caps" and counts[info.text] == 1 and not saw_caps_dateline and not run and not kickers \
                 and _DATELINE_CITY.match(info.text) and not is_generic_label(info.text.title()):
             out["dateline"] = info.text.strip(" ,")
             saw_caps_dateline = True
             continue
-        if info.kind == "prose" and out["subtitle"] is None and _SENTENCE_END.search(info.text):
-            out["subtitle"] = info.text
-            continue
+        if info.kind == "prose" and not _HEADLINE_END.search(info.text):
+            if not run and not kickers and out["subtitle"] is None and _SENTENCE_END.search(info.text):
+                out["subtitle"] = info.text
+                continue
+            break  # running text above the body: no headline here
         if info.kind == "list_start" and not is_generic_label(info.text):
+            break
+        if _is_kicker(info) and counts[info.text] == 1:
+            kickers.append(i)
+            if len(kickers) >= 4:
+                break
             continue
-        title_at = i
-        break
+        run.append(i)
+        if len(run) == 2 or info.kind == "related":
+            break
+    if below is not None:
+        above_ov = max((overlap(infos[i].text, lede) or 0.0 for i in run), default=-1.0)
+        below_ov = max((overlap(infos[i].text, lede) or 0.0 for i in below), default=0.0)
+        if not run or above_ov < below_ov / 2:
+            run = below
+    title_at = None
+    repeated_in_run = [i for i in run if counts[infos[i].text] > 1]
+    if repeated_in_run:
+        title_at = repeated_in_run[0]
+    elif len(run) == 2:
+        # Headline above standfirst, the order news pages print them in.
+        title_at = run[1]
+        if out["subtitle"] is None:
+            out["subtitle"] = infos[run[0]].text
+    elif run:
+        title_at = run[0]
+    elif kickers:
+        title_at = kickers[0]  # only a label where the headline should be
+    # A headline printed twice in the header (page dumps repeat it) wins over a nearer
+    # short line, which may be an unmarked photo credit.
+    near = header[-12:]
+    repeated = [i for i in near if counts[infos[i].text] > 1 and infos[i].kind in ("short", "related")
+                and infos[i].n_words >= 4 and infos[i].text != out.get("subtitle")]
+    if repeated and (title_at is None or counts[infos[title_at].text] == 1):
+        title_at = repeated[-1]
     if title_at is None:
         return
     title = infos[title_at].text
@@ -182,6 +247,11 @@ def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
                 break
     if out["subtitle"] == title:
         out["subtitle"] = None
+
+
+def _is_kicker(info: LineInfo) -> bool:
+    """A short label above a headline: 'Opinion', 'Analysis', 'Fact Check', 'WORLD'."""
+    return info.kind == "caps" or is_generic_label(info.text) or info.n_words <= 3
 
 
 def _label_beside_date(line: str) -> str | None:
