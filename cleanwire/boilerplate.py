@@ -59,8 +59,9 @@ CUT_STUB = re.compile(r"(?:\[\s*\+\s*\d[\d,]*\s*chars?\s*\]|"
                       r"to continue reading,? (?:subscribe|log in|sign in).*|keep reading|show more|see more)\W*$)", re.I)
 CREDIT = re.compile(r"(?:^©|©\s*\d{4}|\bcopyright\b|all rights reserved|^\(?(?:reporting|additional reporting|writing|editing|"
                     r"compiled|contributing|contributed)\b|\bcontributed to this report\b|^[-–—]{2,}$|^_{2,}$|^\*\s*\*\s*\*$|"
-                    r"^source\s*:|^\(?with (?:afp|reuters|ap|agencies|inputs)\b|^follow\s+(?:us|\w+)\s+on\b|^\S+@\S+\.\w+$|"
+                    r"^source\s*:|^\(?with (?:afp|reuters|ap|agencies|inputs)\b|^\(?with\s+(?:[\w.]+\s+){0,3}(?:wires?|agencies|reports?|inputs?)\)?$|^follow\s+(?:us|\w+)\s+on\b|^\S+@\S+\.\w+$|"
                     r"^(?:this (?:story|article) (?:was|has been) (?:updated|corrected|first published|originally published))|"
+                    r"^(?:provided|supplied|courtesy|distributed|syndicated|produced) (?:by|of)\b|"
                     r"^(?:(?:\w+\s+){0,3}(?:staff|wire|news service|agencies)\s+)?(?:contributed|reported)\b)", re.I)
 BYLINE = re.compile(r"^(?:by|written by|words by|author|reporter|posted by|story by)\s*[:\-]?\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4}"
                     r"(?:\s*(?:,|and|&)\s*[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4})*(?:\s*[,|•·-]\s*.*)?$")

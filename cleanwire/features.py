@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from cleanwire.text import STOPWORDS
+from cleanwire.text import STEM_CHARS, STOPWORDS
 
-# Words of the lede used to judge whether a headline belongs to the body.
-LEDE_CHARS = 1500
 _WORD = r"[^\W_]+(?:['’][^\W_]+)*"
 _STOP = sorted(STOPWORDS)
 # A final paragraph that ends a sentence: . ! ? possibly inside closing quotes/brackets.
@@ -24,7 +22,7 @@ def _stems(col: pl.Expr) -> pl.Expr:
     """Content-word stems of a text column, as a list (the same rule as text.stem)."""
     return (col.str.to_lowercase().str.extract_all(_WORD)
             .list.eval(pl.element().filter((pl.element().str.len_chars() > 1) & ~pl.element().is_in(_STOP))
-                       .str.slice(0, 5))
+                       .str.slice(0, STEM_CHARS))
             .list.unique())
 
 
@@ -33,13 +31,15 @@ def word_count() -> pl.Expr:
 
 
 def title_body_score() -> pl.Expr:
-    """Share of the headline's content words that the lede uses; 0 for a label or a link.
+    """Share of the headline's content words that the body uses; 0 for a label or a link.
 
+    A story's own headline shares most of its words with the body; another
+    story's headline shares few (dev corpus: own >= 0.29, other <= 0.12).
     Null when there is no headline or no body: those are other issues.
     """
     title = _stems(pl.col("title"))
-    lede = _stems(pl.col("body").str.slice(0, LEDE_CHARS))
-    ratio = (title.list.set_intersection(lede).list.len() / title.list.len().cast(pl.Float64))
+    body = _stems(pl.col("body"))
+    ratio = (title.list.set_intersection(body).list.len() / title.list.len().cast(pl.Float64))
     return (pl.when(pl.col("title").is_null() | pl.col("body").is_null()).then(None)
             .when(pl.col("title_kind").is_in(["label", "related"])).then(0.0)
             .when(title.list.len() == 0).then(None)
@@ -47,13 +47,33 @@ def title_body_score() -> pl.Expr:
             .alias("title_body_score"))
 
 
+# A final token that is an address or an identifier, not a word: a complete ending
+# without a full stop ('please visit www.example.com', 'DOI: 10.1007/...').
+_IDENTIFIER_END = (r"(?:https?://\S+|www\.\S+|\S+\.(?:com|org|net|gov|edu|io|co\.uk)\S*|\S+@\S+\.\S+|"
+                   r"\b10\.\d{4,}/\S+|\d+(?:[./_-]\d+){2,})\s*$")
+# Paragraphs before the last one, to tell a list-like body (items without full stops) from a cut.
+_STYLE_WINDOW = 6
+
+
 def ends_cleanly() -> pl.Expr:
-    """The last prose paragraph ends a sentence and no cut-off stub followed it."""
+    """The article is not cut off.
+
+    False on a cut-off stub or a final ellipsis; true when the last paragraph of
+    running text ends a sentence, ends with an address or identifier, or when the
+    body is list-like (most of the paragraphs before the last lack a full stop
+    too, as in deal lists and tour dates); false otherwise (mid-sentence).
+    """
     last = pl.col("last_paragraph")
+    previous = pl.col("body").str.split("\n\n").list.head(pl.col("body").str.split("\n\n").list.len() - 1) \
+        .list.tail(_STYLE_WINDOW)
+    unpunctuated_share = previous.list.eval(~pl.element().str.contains(_CLEAN_END)).list.mean()
     return (pl.when(pl.col("body").is_null()).then(None)
             .when(pl.col("cut_marker").is_not_null()).then(False)
             .when(last.str.contains(_ELLIPSIS_END)).then(False)
-            .otherwise(last.str.contains(_CLEAN_END).fill_null(False))
+            .when(last.str.contains(_CLEAN_END)).then(True)
+            .when(last.str.contains(_IDENTIFIER_END)).then(True)
+            .when(unpunctuated_share.fill_null(0.0) >= 0.5).then(True)
+            .otherwise(False)
             .alias("ends_cleanly"))
 
 

@@ -53,9 +53,16 @@ def content_words(text: str) -> set[str]:
     return {w for w in (x.lower() for x in words(text)) if len(w) > 1 and w not in STOPWORDS}
 
 
+STEM_CHARS = 6
+
+
 def stem(word: str) -> str:
-    """A crude prefix stem: 'missiles'/'missile', 'Korean'/'Korea' meet at 5 letters."""
-    return word[:5] if len(word) > 5 else word
+    """A crude prefix stem: 'hibernating'/'hibernation', 'astronauts'/'astronaut' meet at 6 letters.
+
+    Measured on the dev corpus, 6 letters separates a story's own headline from
+    another story's better than 5 (fewer chance matches on 'inter', 'under').
+    """
+    return word[:STEM_CHARS]
 
 
 def overlap(part: str, whole_vocab: set[str]) -> float | None:

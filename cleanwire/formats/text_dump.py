@@ -25,6 +25,8 @@ from cleanwire.text import overlap, split_lines, stem_vocab, title_case_share, w
 _HEADER_FURNITURE = {"date", "last_updated", "byline", "caption", "read_time", "ad", "source", "nav", "share"}
 # How many non-prose, non-furniture lines may separate two paragraphs of one body.
 _MAX_GAP = 6
+# Short lines after the last paragraph that may still be the article's (list items, a CTA).
+_MAX_TRAILING_ITEMS = 6
 _TRAILING_STUB = re.compile(r"\s*(?:(?:\.\.\.|…)\s*)?\[\s*\+\s*\d[\d,]*\s*chars?\s*\]\s*$", re.I)
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*$")
 _SENTENCE_END = re.compile(r"[.!?]['\"”’)\]]*$|[.!?…]['\"”’]\s*$")
@@ -33,8 +35,18 @@ _HEADLINE_END = re.compile(r"[?!]['\"”’)\]]*$")
 _DATELINE_CITY = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}$")
 
 
+# A related-link widget glued to the end of a paragraph: '...said.RelatedNorth Korea fires ...'.
+_LIST_ITEM = re.compile(r"^(?:[•·*–-]\s|\d{1,3}[.)]\s|\(?[a-z]\)\s|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)"
+                        r"[a-z]*\.?\s+\d{1,2}\b|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\$\d)", re.I)
+_GLUED_RELATED = re.compile(r"(?<=[.!?\"”’)])\s?Related:?\s?(?=[A-Z0-9‘'\"“])\S.*$")
+
+
+def _lines(text: str) -> list[str]:
+    return [_GLUED_RELATED.sub("", x) if "Related" in x else x for x in split_lines(text)]
+
+
 def parse_page_dump(text: str) -> dict:
-    lines = split_lines(text)
+    lines = _lines(text)
     infos = [classify_line(x) for x in lines]
     span = _body_span(infos)
     out: dict = {"title": None, "subtitle": None, "published_date": None, "section": None,
@@ -73,10 +85,24 @@ def last_prose_paragraph(paragraphs: list[str]) -> str | None:
             continue
         if _BRACKETED.match(p):
             continue
-        if len(words(p)) <= 3 and not _is_fragment(p):
+        if _is_end_label(p):
             continue
         return p
     return paragraphs[-1] if paragraphs else None
+
+
+def _is_end_label(p: str) -> bool:
+    """'Disclaimer', '© Reuters', 'Profile: Julian Assange': a label after the text, not a cut-off start.
+
+    A paragraph opening a quote it never closes ('"He') or running lower-case
+    words ('Live Nation is producing') is the start of a cut sentence instead.
+    """
+    ws = words(p)
+    if len(ws) > 3 or not ws:
+        return False
+    if p.lstrip()[:1] in "\"“‘'" and not re.search(r"[\"”’']\s*$", p):
+        return False
+    return not _is_fragment(p)
 
 
 _BRACKETED = re.compile(r"^\s*(?:\[[^\]]*\]|\([^)]*\))\s*$")
@@ -309,29 +335,60 @@ def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) 
             kept.append(i)
         elif info.kind == "short" and info.text != title:
             kept.append(i)
-    # Trailing lines after the last paragraph: credit lines and a cut-off fragment belong to it.
+    # Trailing lines after the last paragraph: credit lines, list items that end the
+    # article (other articles' headlines among them are dropped below), a cut-off fragment.
     cut = None
+    protected: set[int] = set()
+    extras: set[int] = set()
+    # Short lines go on after the last paragraph only in a body that already lists items.
+    list_like = sum(infos[i].kind == "short" for i in kept[-6:]) >= 2
     j = end + 1
-    while j < len(infos) and j <= end + 4:
+    while j < len(infos):
         info = infos[j]
-        if info.kind == "blank":
+        if info.kind in ("blank", "related", "ad", "caption", "share"):
             j += 1
             continue
-        if info.kind == "cut_stub" and _only_blank_between(infos, kept[-1] if kept else end, j):
-            cut = _stub_name(info.text)
+        if info.kind == "cut_stub":
+            cut = _stub_name(info.text)  # 'Continue reading', 'Subscribe to read the full story'
             break
         if info.kind == "credit":
             kept.append(j)
-            j += 1
-            continue
-        if info.kind == "short" and _is_fragment(info.text):
+        elif info.kind == "short" and (_ELLIPSIS_END.search(info.text) or _TRAILING_STUB.search(info.text)
+                                       or _next_kind(infos, j + 1) == "cut_stub"
+                                       or (_is_fragment(info.text) and _ends_article(infos, j + 1))):
+            kept.append(j)  # the cut-off start of one more paragraph: '"He...', 'This'
+            protected.add(j)
+        elif info.kind == "short" and len(extras) < _MAX_TRAILING_ITEMS and list_like:
             kept.append(j)
-            j += 1
-            continue
-        break
-    texts, glued_cut = _body_lines_from(infos, kept)
+            extras.add(j)
+        else:
+            break
+        j += 1
+    if kept and kept[-1] not in extras:
+        protected.add(kept[-1])  # the last paragraph may be a cut-off one: never judged a headline
+    texts, glued_cut = _body_lines_from(infos, kept, protected)
     cut = cut or glued_cut
     return texts, cut
+
+
+_PASSABLE = ("blank", "related", "ad", "caption", "share", "source", "symbol")
+
+
+def _next_kind(infos: list[LineInfo], j: int) -> str | None:
+    """Kind of the next line that is not page furniture passed over between paragraphs."""
+    for info in infos[j:]:
+        if info.kind not in _PASSABLE:
+            return info.kind
+    return None
+
+
+def _ends_article(infos: list[LineInfo], j: int) -> bool:
+    """Nothing but page furniture follows line j: the text before it was the article's last."""
+    for info in infos[j:]:
+        if info.kind in ("blank", "related", "ad", "caption", "share", "source", "credit", "symbol"):
+            continue
+        return info.kind in ("list_start", "cookie", "cut_stub", "nav")
+    return True
 
 
 def _only_blank_between(infos: list[LineInfo], a: int, b: int) -> bool:
@@ -356,7 +413,7 @@ def _is_fragment(line: str) -> bool:
     return lower >= max(1, (len(ws) - 1) // 2) and not _SENTENCE_END.search(line)
 
 
-def _drop_inline_headlines(texts: list[str], infos: list[LineInfo]) -> list[str]:
+def _drop_inline_headlines(texts: list[str], infos: list[LineInfo], protected: list[bool] | None = None) -> list[str]:
     """Drop other articles' headlines standing between paragraphs; keep subheadings.
 
     A subheading shares the article's vocabulary and is short; a related
@@ -367,14 +424,17 @@ def _drop_inline_headlines(texts: list[str], infos: list[LineInfo]) -> list[str]
     vocab = Counter(s for t in texts for s in stem_vocab(t))
     out = []
     for k, (t, info) in enumerate(zip(texts, infos)):
-        if info.kind != "short" or k == len(texts) - 1:
+        if info.kind != "short" or (protected and protected[k]):
             out.append(t)
             continue
         own = stem_vocab(t)
         rest = {s for s, c in vocab.items() if c > (1 if s in own else 0)}
         ov = overlap(t, rest)
         n = info.n_words
-        if n >= 8 and title_case_share(t) >= 0.75:
+        if _LIST_ITEM.match(t):
+            out.append(t)  # 'Aug. 14 -- Pepsi Center, Denver, CO', '• item', '3. item'
+            continue
+        if n >= 8 and title_case_share(t) >= 0.75 and (ov is None or ov < 0.6):
             continue
         if n >= 5 and ov is not None and ov < 0.35:
             continue
@@ -389,7 +449,7 @@ def clean_body_text(text: str) -> tuple[str | None, str | None, str | None]:
     articles dropped, cut-off stubs recognised), without looking for a header.
     Returns (body, cut_marker, last_paragraph).
     """
-    infos = [classify_line(x) for x in split_lines(text)]
+    infos = [classify_line(x) for x in _lines(text)]
     keep = [i for i, info in enumerate(infos) if info.kind not in DROP_KINDS
             and info.kind not in ("blank", "symbol", "list_start", "cookie")]
     # Stubs such as 'Continue reading' / 'Read more' that end the text mark a cut.
@@ -399,12 +459,14 @@ def clean_body_text(text: str) -> tuple[str | None, str | None, str | None]:
         cut = _stub_name(infos[tail[-1]].text)
     if not keep:
         return None, cut, None
-    body_lines, glued_cut = _body_lines_from(infos, keep)
+    body_lines, glued_cut = _body_lines_from(infos, keep, {keep[-1]})
     return ("\n\n".join(body_lines) or None), cut or glued_cut, last_prose_paragraph(body_lines)
 
 
-def _body_lines_from(infos: list[LineInfo], kept: list[int]) -> tuple[list[str], str | None]:
-    texts = _drop_inline_headlines([infos[i].text for i in kept], [infos[i] for i in kept])
+def _body_lines_from(infos: list[LineInfo], kept: list[int], protected: set[int] = frozenset()
+                     ) -> tuple[list[str], str | None]:
+    texts = _drop_inline_headlines([infos[i].text for i in kept], [infos[i] for i in kept],
+                                   [i in protected for i in kept])
     cut = None
     if texts:
         last = texts[-1]
