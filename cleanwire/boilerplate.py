@@ -141,8 +141,8 @@ def classify_line(line: str) -> LineInfo:
     return LineInfo("short", line, n)
 
 
-_SENTENCE_END = re.compile(r"[.!?…:;]['\"”’)\]]*$")
-_HEADLINE_END = re.compile(r"[?!]['\"”’)\]]*$")
+_SENTENCE_END = re.compile(r"[.!?…:;。！？]['\"”’)\]」』）]*$")
+_HEADLINE_END = re.compile(r"[?!！？]['\"”’)\]」』）]*$")
 
 
 def is_prose(line: str, n_words: int | None = None) -> bool:
@@ -152,7 +152,8 @@ def is_prose(line: str, n_words: int | None = None) -> bool:
         return True
     if n < 6:
         return False
-    lower = sum(w[0].islower() for w in words(line))
+    # Words of scripts without letter case (CJK, Arabic...) count as lower-case running text.
+    lower = sum(w[0].islower() or not (w[0].isupper() or w[0].isdigit()) for w in words(line))
     if _SENTENCE_END.search(line) and lower >= 2:
         # A headline-length line ending in ? or ! is a headline, not running text.
         return not (n < 20 and _HEADLINE_END.search(line))

@@ -32,7 +32,8 @@ _PATTERNS = [
     ("mdy", re.compile(rf"\b(?:{_WEEKDAY})?{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I)),
     ("dmy", re.compile(rf"\b(?:{_WEEKDAY})?{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.I)),
     ("numeric", re.compile(rf"(?<![\d/.])(\d{{1,2}})([/.])(\d{{1,2}})\2({_YEAR})(?![\d/.])")),
-    ("ymd_slash", re.compile(rf"(?<![\d/.])({_YEAR})/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])(?![\d/])")),
+    ("ymd_slash", re.compile(rf"(?<![\d/.])({_YEAR})([/.])(0?[1-9]|1[0-2])\2(0?[1-9]|[12]\d|3[01])(?![\d/.])")),
+    ("ymd_cjk", re.compile(rf"({_YEAR})\s*年\s*(0?[1-9]|1[0-2])\s*月\s*(0?[1-9]|[12]\d|3[01])\s*日")),
 ]
 
 # Time zones that say "this page is American": numeric dates are then month-first.
@@ -82,6 +83,8 @@ def find_dates(line: str) -> list[FoundDate]:
                 dayfirst = not (us and m.group(2) == "/") if (a <= 12 and b <= 12) else a > 12
                 d = _parse(f"{m.group(1)}/{m.group(3)}/{m.group(4)}", dayfirst=dayfirst)
             elif kind == "ymd_slash":
+                d = _safe_date(int(m.group(1)), int(m.group(3)), int(m.group(4)))
+            elif kind == "ymd_cjk":
                 d = _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
             else:
                 d = _parse(text.rstrip(".,"), dayfirst=(kind == "dmy"))

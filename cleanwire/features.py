@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import polars as pl
 
-from cleanwire.text import STEM_CHARS, STOPWORDS
+from cleanwire.text import CJK, STEM_CHARS, STOPWORDS, WORD_PATTERN
 
-_WORD = r"[^\W_]+(?:['’][^\W_]+)*"
+_WORD = WORD_PATTERN
 _STOP = sorted(STOPWORDS)
 # A final paragraph that ends a sentence: . ! ? possibly inside closing quotes/brackets.
-_CLEAN_END = r"[.!?](?:['\"”’)\]]+)?\s*$"
+_CLEAN_END = r"[.!?。！？](?:['\"”’)\]」』）]+)?\s*$"
 _ELLIPSIS_END = r"(?:\.\.\.|…)['\"”’)\]]*\s*$"
 
 
 def _stems(col: pl.Expr) -> pl.Expr:
     """Content-word stems of a text column, as a list (the same rule as text.stem)."""
     return (col.str.to_lowercase().str.extract_all(_WORD)
-            .list.eval(pl.element().filter((pl.element().str.len_chars() > 1) & ~pl.element().is_in(_STOP))
+            .list.eval(pl.element().filter(((pl.element().str.len_chars() > 1) | pl.element().str.contains(f"^[{CJK}]$"))
+                                           & ~pl.element().is_in(_STOP))
                        .str.slice(0, STEM_CHARS))
             .list.unique())
 
 
 def word_count() -> pl.Expr:
-    return pl.col("body").str.count_matches(r"\S+").fill_null(0).cast(pl.Int64).alias("word_count")
+    """Words of the body (a CJK character counts as one word)."""
+    return pl.col("body").str.count_matches(_WORD).fill_null(0).cast(pl.Int64).alias("word_count")
 
 
 def title_body_score() -> pl.Expr:

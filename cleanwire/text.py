@@ -11,7 +11,10 @@ import unicodedata
 # Characters that scrapers leave in text and that are never content.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-WORD_RX = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# CJK scripts write no spaces: each ideograph / kana / hangul syllable counts as a word.
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+WORD_PATTERN = rf"[{CJK}]|[^\W_{CJK}]+(?:['’][^\W_{CJK}]+)*"
+WORD_RX = re.compile(WORD_PATTERN, re.UNICODE)
 
 # A compact English stop list: enough to keep overlap measures on content words.
 STOPWORDS = frozenset("""
@@ -48,9 +51,13 @@ def words(text: str) -> list[str]:
     return WORD_RX.findall(text)
 
 
+_CJK_CHAR = re.compile(f"[{CJK}]")
+
+
 def content_words(text: str) -> set[str]:
     """Lower-cased words that carry meaning (no stop words, no 1-letter tokens)."""
-    return {w for w in (x.lower() for x in words(text)) if len(w) > 1 and w not in STOPWORDS}
+    return {w for w in (x.lower() for x in words(text))
+            if (len(w) > 1 or _CJK_CHAR.match(w)) and w not in STOPWORDS}
 
 
 STEM_CHARS = 6
