@@ -63,7 +63,7 @@ CREDIT = re.compile(r"(?:^©|©\s*\d{4}|\bcopyright\b|all rights reserved|^\(?(?
                     r"^(?:this (?:story|article) (?:was|has been) (?:updated|corrected|first published|originally published))|"
                     r"^(?:provided|supplied|courtesy|distributed|syndicated|produced) (?:by|of)\b|"
                     r"^(?:(?:\w+\s+){0,3}(?:staff|wire|news service|agencies)\s+)?(?:contributed|reported)\b)", re.I)
-BYLINE = re.compile(r"^(?:by|written by|words by|author|reporter|posted by|story by)\s*[:\-]?\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4}"
+BYLINE = re.compile(r"^(?i:by|written by|words by|author|reporter|posted by|story by)\s*[:\-]?\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4}"
                     r"(?:\s*(?:,|and|&)\s*[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4})*(?:\s*[,|•·-]\s*.*)?$")
 # An author box: 'Jane DoeView More Articles', 'View all posts by Jane Doe'.
 AUTHOR_LINK = re.compile(r"(?:view|see|read|more)\s+(?:all\s+|more\s+)?(?:articles|stories|posts|columns)(?:\s+by\b.*)?$|"

@@ -149,7 +149,7 @@ def execute(cfg) -> dict:
     except ConfigError as e:
         _fail(str(e), 2)
     except Exception as e:  # noqa: BLE001 - the flow's own error, shown in one line
-        msg = f"{type(e).__name__}: {e}" if type(e).__name__ != "GateRefused" else str(e)
+        msg = str(e) if msg.startswith("batch gate") else f"{type(e).__name__}: {e}"
     summary = latest_summary(cfg.output_dir)
     if summary and summary.get("started_at") and _after(summary["started_at"], started):
         summary["_ok"] = False

@@ -83,8 +83,9 @@ def signature_frame(article_ids: list[str], bodies: list[str | None], min_words:
     return pl.DataFrame({
         "article_id": pl.Series(ids, dtype=pl.String),
         "n_shingles": pl.Series(n_sh, dtype=pl.Int32),
-        "sig": pl.Series(sigs, dtype=pl.List(pl.UInt32)),
-        "sig_head": pl.Series(heads, dtype=pl.List(pl.UInt32)),
+        # Lists, not fixed-size arrays: the state index stores List(UInt32) and both must concat.
+        "sig": pl.Series([s.tolist() for s in sigs], dtype=pl.List(pl.UInt32)),
+        "sig_head": pl.Series([h.tolist() for h in heads], dtype=pl.List(pl.UInt32)),
         **{c: pl.Series(band_matrix[:, i], dtype=pl.UInt32) for i, c in enumerate(BAND_COLUMNS)},
     })
 

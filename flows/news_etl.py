@@ -21,6 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from prefect.states import Failed
 
 from cleanwire import checks, dedup, progress
 from cleanwire.batch import BatchResult, FileRef, process_batch
@@ -32,10 +33,6 @@ from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_
                               write_validations, reports_dir)
 from cleanwire.store import STATE_DIR, Store
 from cleanwire.validate import Validator, load_suites
-
-
-class GateRefused(RuntimeError):
-    """The batch suite refused the publish."""
 
 
 # ------------------------------------------------------------------ tasks
@@ -191,5 +188,7 @@ def news_etl(config: RunConfig = RunConfig()) -> dict:
         summary["seconds"] = round(time.perf_counter() - t0, 2)
         report(config, run_id, summary, decided)
     if not decided.gate_ok:
-        raise GateRefused(gate_message(decided.batch))
+        # A failed final state, not an exception: the refusal is a verdict on the data,
+        # reported in one line, not a crash with a traceback.
+        return Failed(message=gate_message(decided.batch))
     return summary

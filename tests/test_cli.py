@@ -1,0 +1,78 @@
+"""`cleanwire run` as a user runs it: a subprocess, its exit code and what it prints."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import helpers as h
+
+CLI = str(Path(sys.executable).with_name("cleanwire"))
+
+
+def _run(args: list[str], env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1", **(env or {})}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def _table_count(stdout: str, label: str) -> int:
+    m = re.search(rf"^\W*{re.escape(label)}\W+(\d+)\W*$", stdout, re.M)
+    assert m, f"no '{label}' row in:\n{stdout}"
+    return int(m.group(1))
+
+
+def test_cli_run_on_the_seeds(prefect_api, seeds_copy, out_dir):
+    proc = _run(["run", "--input", str(seeds_copy), "--output", str(out_dir)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    pub, qua = h.published(out_dir), h.quarantine(out_dir)
+    assert pub.height == 1 and qua.height == 4
+    assert _table_count(proc.stdout, "published") == pub.height
+    assert _table_count(proc.stdout, "quarantined") == qua.height
+    for code in ("missing_date", "missing_title", "duplicate"):
+        n = sum(code in issues for issues in qua["issues"])
+        assert _table_count(proc.stdout, code) == n, code
+    assert str(out_dir / "published" / "articles") in proc.stdout
+
+
+def test_cli_missing_input_fails_in_one_line_before_any_prefect_work(tmp_path):
+    missing = tmp_path / "no-such-dir"
+    untouched_home = tmp_path / "prefect-home"  # importing prefect creates its home folder
+    proc = _run(["run", "--input", str(missing), "--output", str(tmp_path / "out")],
+                env={"PREFECT_HOME": str(untouched_home), "PREFECT_API_URL": "http://127.0.0.1:9/api"}, timeout=60)
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "error" in lines[0].lower() and str(missing) in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not untouched_home.exists(), "prefect was imported before the config was checked"
+    assert not (tmp_path / "out").exists(), "the output folder was created for a run that cannot start"
+
+
+@pytest.fixture(scope="module")
+def refused_cli_run(prefect_api, tmp_path_factory):
+    """`cleanwire run` over 24 files, 20 of them without a date: the batch gate refuses."""
+    base = tmp_path_factory.mktemp("cli-gate")
+    raw, out = base / "raw", base / "out"
+    for s in range(800, 820):
+        h.write(raw, f"nodate_{s}.txt", h.clean_dump(h.make_article(s), date=False))
+    h.write_clean_articles(raw, range(820, 824))
+    return _run(["run", "--input", str(raw), "--output", str(out)]), out
+
+
+def test_cli_gate_refusal_exits_nonzero(refused_cli_run):
+    proc, out = refused_cli_run
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "batch gate refused the publish" in proc.stdout
+    assert _table_count(proc.stdout, "quarantined") == 24
+    assert h.published(out).height == 0
+    assert h.summary_json(out)["gate"]["ok"] is False
+
+
+def test_cli_gate_refusal_has_no_traceback(refused_cli_run):
+    proc, _ = refused_cli_run
+    assert "Traceback" not in proc.stderr, proc.stderr
