@@ -17,10 +17,12 @@ from cleanwire.text import is_doubled, upper_share, words
 
 # ---------------------------------------------------------------- patterns
 
-AD = re.compile(r"^(?:advertisement|advertising|sponsored(?: content)?|ad|ads by \w+|story continues below(?: advertisement)?|"
-                r"continue reading below|scroll to continue(?: with content)?|paid content|promoted)$", re.I)
+AD = re.compile(r"^(?:advertisement|advertising|sponsored(?: content)?|ad|ads by \w+|(?:skip|close) (?:advertisement|ad)|"
+                r"(?:story|article) continues (?:below|after)(?: (?:this )?(?:advertisement|ad))?|"
+                r"continue reading (?:below|the main story)|scroll to continue(?: with content)?|paid content|promoted|"
+                r"(?:\w+\s+){0,2}(?:partner|sponsored) content)\W*$", re.I)
 COOKIE = re.compile(r"\b(?:cookies?|cookie policy|privacy policy)\b.*\b(?:use|accept|agree|consent|browsing|experience|settings)\b|"
-                    r"\b(?:accept|agree|consent)\b.*\bcookies?\b", re.I)
+                    r"\b(?:accept|agree|consent)\b.*\bcookies?\b|\b(?:we|this (?:site|website)) (?:use|uses|rely on) cookies\b", re.I)
 READ_TIME = re.compile(r"^\d+\s*(?:-\s*\d+\s*)?(?:min(?:ute)?s?|m)\.?\s*(?:read|reading(?: time)?)$|^(?:reading time|read time)\s*:?\s*\d+", re.I)
 # A related-link widget: 'RelatedNorth Korea fires...' (glued), 'Related: ...', 'READ MORE: ...'.
 RELATED = re.compile(r"^(?:related(?:\s+(?:articles?|stories|news|coverage|content|links?|reading|topics))?\s*[:\-–—|]?\s*(?=\S)|"
@@ -30,6 +32,7 @@ RELATED = re.compile(r"^(?:related(?:\s+(?:articles?|stories|news|coverage|conte
                      r"most\s+(?:read|popular|viewed|shared))\s*[:\-–—|]?)", re.I)
 RELATED_GLUED = re.compile(r"^Related(?=[A-Z0-9‘'\"“])")
 SOURCE = re.compile(r"^(?:source|sources|via)\s*:\s*\S", re.I)
+CHARS_STUB = re.compile(r"(?:\.\.\.|…)?\s*\[\s*\+\s*\d[\d,]*\s*chars?\s*\]", re.I)
 # Headers of lists of OTHER articles: once the body has started, the article is over.
 LIST_START = re.compile(r"^(?:(?:more|other|related|recommended|latest|top|trending|popular|similar|recent|further)\b"
                         r"[\w ,'’-]{0,30}\b(?:stories|articles|news|posts|reads|reading|videos|links|content)(?: like this(?: one)?"
@@ -38,12 +41,14 @@ LIST_START = re.compile(r"^(?:(?:more|other|related|recommended|latest|top|trend
                         r"you may also like|you might also like|recommended(?: stories| for you| reading)?|read next|"
                         r"up next|latest(?: news| stories)?|most (?:read|popular|viewed|shared)|trending(?: now| stories)?|"
                         r"top stories|also in [\w ]+|around the web|from around the web|related (?:articles|stories|news|coverage)|"
-                        r"comments?|\d+ comments?|post comment|leave a (?:comment|reply)|share this(?: article| story)?|"
+                        r"comments?|\d+ comments?|post comment|leave a (?:comment|reply)|"
                         r"photo gallery|videos?|sponsored stories|promoted stories)\s*:?$", re.I)
 _SOCIAL = (r"share(?: (?:on|this|via|article|story))?|tweet|e-?mail|print|whatsapp|facebook|twitter|x|linkedin|reddit|"
            r"pinterest|instagram|youtube|tumblr|telegram|flipboard|messenger|pocket|sms|mail|copy(?: link)?|link|"
            r"comments?|save|follow(?: us)?|subscribe|rss|gift(?: this)? article")
-SHARE = re.compile(rf"^(?:{_SOCIAL})(?:[\s|/,•·]+(?:{_SOCIAL}))*\s*:?$", re.I)
+SHARE = re.compile(rf"^(?:{_SOCIAL})(?:[\s|/,•·]+(?:{_SOCIAL}))*\s*:?$|"
+                   rf"^(?:click|tap) to (?:share|email|print|tweet)\b.*$|^share (?:this|the) (?:article|story|page)\b.{0,40}$",
+                   re.I)
 HANDLE = re.compile(r"^@\w{2,30}$")
 # Photo captions and their credits: '... / Photo: AP Archive / AP Archive', '(Photo by X/Getty Images)'.
 CAPTION = re.compile(r"(?:^|[\s/|(\[])(?:photo|photograph|image|picture|pic|illustration|video|graphic|credit|"
@@ -52,14 +57,14 @@ CAPTION = re.compile(r"(?:^|[\s/|(\[])(?:photo|photograph|image|picture|pic|illu
                      r"alamy|wikimedia commons|/ ?photo|photo/)\b|^file:\S", re.I)
 CAPTION_START = re.compile(r"^(?:file photo|archive (?:image|photo)|photo|image|picture|caption)\b", re.I)
 CUT_STUB = re.compile(r"(?:\[\s*\+\s*\d[\d,]*\s*chars?\s*\]|"
-                      r"^(?:continue reading|read more|read the full (?:story|article)|read full (?:story|article)|"
-                      r"subscribe (?:now )?to (?:read|continue|unlock)(?: reading)?(?: the (?:full|rest of the) (?:story|article))?|"
-                      r"sign up to read(?: more| the full story)?|log ?in to (?:read|continue)(?: reading)?|"
-                      r"this (?:article|story|content) is (?:for|only available to) (?:subscribers|members)(?: only)?|"
-                      r"to continue reading,? (?:subscribe|log in|sign in).*|keep reading|show more|see more)\W*$)", re.I)
+                      r"^(?:(?:click|tap) here to )?(?:continue reading|read more|keep reading|show more|see more|"
+                      r"read (?:the )?(?:full|whole|rest of the|entire) (?:story|article|piece))\b.{0,40}$|"
+                      r"^.{0,60}\b(?:subscribe|subscribers?|subscription|sign in|sign up|log ?in|members? only|paywall)\b"
+                      r".{0,60}\b(?:read|continue|access|unlock|story|article|content|full)\b.{0,30}$|"
+                      r"^already (?:a )?(?:subscriber|member)\b.{0,40}$|^\[(?:\.\.\.|…)\]$)", re.I)
 CREDIT = re.compile(r"(?:^©|©\s*\d{4}|\bcopyright\b|all rights reserved|^\(?(?:reporting|additional reporting|writing|editing|"
                     r"compiled|contributing|contributed)\b|\bcontributed to this report\b|^[-–—]{2,}$|^_{2,}$|^\*\s*\*\s*\*$|"
-                    r"^source\s*:|^\(?with (?:afp|reuters|ap|agencies|inputs)\b|^\(?with\s+(?:[\w.]+\s+){0,3}(?:wires?|agencies|reports?|inputs?)\)?$|^follow\s+(?:us|\w+)\s+on\b|^\S+@\S+\.\w+$|"
+                    r"^source\s*:|^\(?with (?:afp|reuters|ap|agencies|inputs)\b|^\(?with\s+(?:[\w.]+\s+){0,3}(?:wires?|agencies|reports?|inputs?)\)?$|^follow\s+(?:us|(?:[\w.'’-]+\s+){1,4})on\b|^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3} (?:is|was) (?:an?|the) (?:[\w-]+\s+){0,4}(?:journalist|reporter|writer|correspondent|editor|columnist|contributor|author|producer|analyst)\b|^\S+@\S+\.\w+$|"
                     r"^(?:this (?:story|article) (?:was|has been) (?:updated|corrected|first published|originally published))|"
                     r"^(?:provided|supplied|courtesy|distributed|syndicated|produced) (?:by|of)\b|"
                     r"^(?:(?:\w+\s+){0,3}(?:staff|wire|news service|agencies)\s+)?(?:contributed|reported)\b)", re.I)
@@ -68,6 +73,7 @@ BYLINE = re.compile(r"^(?i:by|written by|words by|author|reporter|posted by|stor
 # An author box: 'Jane DoeView More Articles', 'View all posts by Jane Doe'.
 AUTHOR_LINK = re.compile(r"(?:view|see|read|more)\s+(?:all\s+|more\s+)?(?:articles|stories|posts|columns)(?:\s+by\b.*)?$|"
                          r"^(?:view|see)\s+all\s+(?:articles|stories|posts)\s+by\b", re.I)
+BREADCRUMB = re.compile(r"^(?:you are (?:here|at)\s*:?\s*)?[\w&'’ .-]{1,30}(?:\s*[>»›/|]\s*[\w&'’ .-]{1,30}){1,5}$", re.I)
 NAV = re.compile(r"^(?:home|menu|search|sign in|log in|login|register|subscribe|newsletter|newsletters|close|skip to (?:main )?content|"
                  r"live tv|live|watch live|you are at|you are here|back to top|next|previous|prev|more|loading|"
                  r"terms of (?:use|service)|privacy(?: policy)?|contact(?: us)?|about(?: us)?|sitemap|rss|careers?|"
@@ -109,13 +115,13 @@ def classify_line(line: str) -> LineInfo:
         return LineInfo("ad", line, n)
     if short and READ_TIME.match(line):
         return LineInfo("read_time", line, n)
-    if CUT_STUB.search(line) and (short or line.rstrip().endswith("]")):
-        return LineInfo("cut_stub", line, n)
+    if short and CUT_STUB.search(line) and (not CHARS_STUB.search(line) or len(words(CHARS_STUB.sub("", line))) < 3):
+        return LineInfo("cut_stub", line, n)  # only the stub: a line of text ending in one keeps its text
     if COOKIE.search(line) and n <= 80:
         return LineInfo("cookie", line, n)
     if short and LIST_START.match(line):
         return LineInfo("list_start", line, n)
-    if short and NAV.match(line):
+    if short and (NAV.match(line) or (n <= 10 and BREADCRUMB.match(line) and _crumb_like(line))):
         return LineInfo("nav", line, n)
     if short and SHARE.match(line):
         return LineInfo("share", line, n)
@@ -136,13 +142,20 @@ def classify_line(line: str) -> LineInfo:
         return LineInfo("credit", line, n)
     if n <= 5 and upper_share(line) > 0.9 and len(line) >= 2:
         return LineInfo("caps", line, n)
-    if is_prose(line, n):
+    if is_prose(CHARS_STUB.sub("", line).rstrip() if "chars" in line else line, n):
         return LineInfo("prose", line, n)
     return LineInfo("short", line, n)
 
 
 _SENTENCE_END = re.compile(r"[.!?…:;。！？]['\"”’)\]」』）]*$")
 _HEADLINE_END = re.compile(r"[?!！？]['\"”’)\]」』）]*$")
+
+
+def _crumb_like(line: str) -> bool:
+    """'Home > World > Asia', 'News / Business': short items between separators, not a headline with a slash."""
+    parts = [p.strip() for p in re.split(r"[>»›/|]", line)]
+    return len(parts) >= 3 and all(1 <= len(words(p)) <= 3 for p in parts) or (
+        len(parts) == 2 and parts[0].lower() in ("home", "news", "you are here: home"))
 
 
 def is_prose(line: str, n_words: int | None = None) -> bool:

@@ -31,7 +31,9 @@ _PATTERNS = [
                        r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d])")),
     ("mdy", re.compile(rf"\b(?:{_WEEKDAY})?{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I)),
     ("dmy", re.compile(rf"\b(?:{_WEEKDAY})?{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.I)),
-    ("numeric", re.compile(rf"(?<![\d/.])(\d{{1,2}})([/.])(\d{{1,2}})\2({_YEAR})(?![\d/.])")),
+    ("numeric", re.compile(rf"(?<![\d/.-])(\d{{1,2}})([/.-])(\d{{1,2}})\2({_YEAR})(?![\d/.-])")),
+    # 11/19/19 10:32 AM: a two-digit year only when a time of day follows (else it may be a score).
+    ("numeric_yy", re.compile(r"(?<![\d/.-])(\d{1,2})([/.-])(\d{1,2})\2(\d{2})(?=,?\s+(?:at\s+)?\d{1,2}[:.]\d{2})")),
     ("ymd_slash", re.compile(rf"(?<![\d/.])({_YEAR})([/.])(0?[1-9]|1[0-2])\2(0?[1-9]|[12]\d|3[01])(?![\d/.])")),
     ("ymd_cjk", re.compile(rf"({_YEAR})\s*年\s*(0?[1-9]|1[0-2])\s*月\s*(0?[1-9]|[12]\d|3[01])\s*日")),
 ]
@@ -77,11 +79,12 @@ def find_dates(line: str) -> list[FoundDate]:
             text = m.group(0)
             if kind == "iso":
                 d = _iso(m)
-            elif kind == "numeric":
+            elif kind in ("numeric", "numeric_yy"):
                 a, b = int(m.group(1)), int(m.group(3))
                 # Day-first unless the page is American or the numbers only allow month-first.
                 dayfirst = not (us and m.group(2) == "/") if (a <= 12 and b <= 12) else a > 12
-                d = _parse(f"{m.group(1)}/{m.group(3)}/{m.group(4)}", dayfirst=dayfirst)
+                year = m.group(4) if len(m.group(4)) == 4 else "20" + m.group(4)
+                d = _parse(f"{m.group(1)}/{m.group(3)}/{year}", dayfirst=dayfirst)
             elif kind == "ymd_slash":
                 d = _safe_date(int(m.group(1)), int(m.group(3)), int(m.group(4)))
             elif kind == "ymd_cjk":
@@ -115,23 +118,45 @@ class DateLine:
 def classify_date_line(line: str, max_other_words: int = 6) -> DateLine | None:
     """Is `line` a date line (dateline, byline date, 'Published: ...')?
 
-    A line counts when, once the date and the usual date-line words are removed,
-    only a few words remain (a place, an author, a section label), or when it is
-    introduced by 'Published'/'Updated'. Prose sentences that mention a date have
-    many other words and are refused.
+    The line is cut into segments at ' | ', ' • ', ' · ' (bylines often read
+    'By Jane Doe | June 17, 2023 | 3 min read'); a segment counts when, once the
+    date and the usual date-line words are removed, only a few words remain (a
+    place, an author, a section label), or when it is introduced by
+    'Published'/'Updated'. Prose sentences that mention a date have many other
+    words and are refused, and so are embedded posts ('— Name (@handle) date').
+    When several segments hold dates, 'Published' beats a plain date beats
+    'Updated'; 'Last updated' is only reported when it is all there is.
     """
-    if not line or len(line) > 200:
+    if not line or len(line) > 200 or _EMBED.search(line):
         return None
-    dates = find_dates(line)
+    line = _EMPHASIS.sub(" ", line)
+    found = [dl for seg in _SEGMENTS.split(line) if (dl := _date_segment(seg.strip(), max_other_words))]
+    if not found:
+        return None
+    return min(found, key=lambda dl: _KIND_ORDER[dl.kind])
+
+
+_SEGMENTS = re.compile(r"\s+[|•·]\s+|\s*\|\s*")
+_EMPHASIS = re.compile(r"(?<!\w)[_*]+|[_*]+(?!\w)")
+# An embedded social post's attribution line: '— Spurs (@SpursOfficial) November 20, 2019'.
+_EMBED = re.compile(r"\(@\w+\)|pic\.twitter\.com|\bt\.co/", re.I)
+_READ_TIME = re.compile(r"\b\d+\s*(?:-\s*\d+\s*)?min(?:ute)?s?\.?\s+(?:read|reading)\b", re.I)
+_BYLINE_BIT = re.compile(r"^(?:by|written by|posted by|words by)\s+(?:[A-Z][\w.'’-]*\s*){1,4}", re.I)
+_KIND_ORDER = {"published": 0, "plain": 1, "updated": 2, "last_updated": 3}
+
+
+def _date_segment(seg: str, max_other_words: int) -> DateLine | None:
+    dates = find_dates(seg)
     if not dates:
         return None
     first = dates[0]
-    rest = line[:first.start] + " " + line[first.end:]
+    rest = seg[:first.start] + " " + seg[first.end:]
     for d in dates[1:]:
         rest = rest.replace(d.text, " ")
+    rest = _READ_TIME.sub(" ", _BYLINE_BIT.sub(" ", rest.strip()))
     rest = re.sub(r"\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?", " ", rest, flags=re.I)
     rest_words = re.findall(r"[^\W\d_]+", _DATE_LINE_WORDS.sub(" ", rest))
-    prefix = line[:first.start]
+    prefix = seg[:first.start]
     if _LAST_UPDATED.search(prefix):
         kind = "last_updated"
     elif _PUBLISHED.search(prefix):

@@ -170,12 +170,16 @@ def _standfirst(infos: list[LineInfo], first_prose: int, start: int) -> str | No
 # ------------------------------------------------------------------ header
 
 def _read_header(infos: list[LineInfo], start: int, out: dict, lede: set[str]) -> None:
-    """Walk up from the body over the byline area to the headline.
+    """Find the headline in the header block above the body.
 
-    Dates, bylines, captions and a dateline city are passed over; a sentence is
-    the standfirst. Two headline-like lines in a row are headline + standfirst
-    (news pages print them in that order) unless the upper one is a kicker or a
-    section label ('Opinion', 'Latest News').
+    Walking up from the body, byline-area furniture (dates, bylines, captions,
+    share bars, ads) is passed over; a dateline city right above the body and a
+    standfirst sentence are noted. The block ends at running text, at a list
+    of other stories, at navigation, or at two labels in a row above a
+    candidate (a menu). In the block, a line printed twice is the headline
+    (page dumps repeat it); else the upper-most headline-like line is (news
+    pages print headline, then standfirst, then byline and date); else a lone
+    label stands where the headline should be ('Latest News', 'WORLD').
     """
     header = [i for i in range(start) if infos[i].kind != "blank"]
     counts = Counter(infos[i].text for i in header)
@@ -184,68 +188,57 @@ def _read_header(infos: list[LineInfo], start: int, out: dict, lede: set[str]) -
     lists = [k for k, i in enumerate(header) if infos[i].kind == "list_start" and not is_generic_label(infos[i].text)]
     if lists and sum(infos[i].kind == "date" for i in header[lists[-1]:]) >= 2:
         header = header[:lists[-1]]
-    run: list[int] = []      # headline-like lines met walking up, nearest first
+    cands: list[int] = []    # headline-like lines, nearest to the body first
     kickers: list[int] = []  # short labels met on the way ('Opinion', 'WORLD', 'Editorial')
-    below: list[int] | None = None  # the run found below a date line, if the walk crossed one
-    saw_caps_dateline = False
+    links: list[int] = []    # 'Related: ...' lines: the title slot only when nothing else is there
+    labels_in_a_row = 0
     for i in reversed(header):
         info = infos[i]
         if info.kind in _HEADER_FURNITURE or info.kind in ("cookie", "cut_stub", "symbol", "credit"):
             if info.kind == "byline" and out["author"] is None:
                 out["author"] = _author(info.text)
-            if info.kind == "date" and run and below is None:
-                # Headlines stand above the date line; what sits between it and the body
-                # may be a video title or a kicker. Look above, decide after.
-                below, run, kickers = run, [], []
-                continue
-            if run or kickers:
+            if info.kind == "nav" and (cands or kickers):
                 break
             continue
-        if info.kind == "caps" and counts[info.text] == 1 and not saw_caps_dateline and not run and not kickers \
+        if info.kind == "caps" and counts[info.text] == 1 and out["dateline"] is None and not cands and not kickers \
                 and _DATELINE_CITY.match(info.text) and not is_generic_label(info.text.title()):
             out["dateline"] = info.text.strip(" ,")
-            saw_caps_dateline = True
             continue
         if info.kind == "prose" and not _HEADLINE_END.search(info.text):
-            if not run and not kickers and out["subtitle"] is None and _SENTENCE_END.search(info.text):
+            if info.text == out["subtitle"]:
+                continue
+            if not cands and not kickers and out["subtitle"] is None and _SENTENCE_END.search(info.text):
                 out["subtitle"] = info.text
                 continue
-            break  # running text above the body: no headline here
+            break  # running text above the body: the header ends here
         if info.kind == "list_start" and not is_generic_label(info.text):
             break
-        if _is_kicker(info) and counts[info.text] == 1:
+        if info.kind == "related":
+            links.append(i)
+            continue
+        if _is_kicker(info):
             kickers.append(i)
-            if len(kickers) >= 4:
+            labels_in_a_row += 1
+            if (cands and labels_in_a_row >= 2) or len(kickers) >= 6:
                 break
             continue
-        run.append(i)
-        if len(run) == 2 or info.kind == "related":
+        labels_in_a_row = 0
+        cands.append(i)
+        if len(cands) >= 4:
             break
-    if below is not None:
-        above_ov = max((overlap(infos[i].text, lede) or 0.0 for i in run), default=-1.0)
-        below_ov = max((overlap(infos[i].text, lede) or 0.0 for i in below), default=0.0)
-        if not run or above_ov < below_ov / 2:
-            run = below
     title_at = None
-    repeated_in_run = [i for i in run if counts[infos[i].text] > 1]
-    if repeated_in_run:
-        title_at = repeated_in_run[0]
-    elif len(run) == 2:
-        # Headline above standfirst, the order news pages print them in.
-        title_at = run[1]
-        if out["subtitle"] is None:
-            out["subtitle"] = infos[run[0]].text
-    elif run:
-        title_at = run[0]
+    repeated = [i for i in cands if counts[infos[i].text] > 1]
+    if repeated:
+        title_at = repeated[0]
+    elif cands:
+        title_at = cands[-1]  # the upper-most: headline above standfirst
+        below = [i for i in cands if i > title_at and infos[i].kind != "related"]
+        if below and out["subtitle"] is None:
+            out["subtitle"] = infos[min(below)].text
+    elif links:
+        title_at = links[0]  # a related-story link where the headline should be
     elif kickers:
         title_at = kickers[0]  # only a label where the headline should be
-    # A headline printed twice in the header (page dumps repeat it) wins over a nearer
-    # short line, which may be an unmarked photo credit.
-    near = header[-12:]
-    repeated = [i for i in near if counts[infos[i].text] > 1 and infos[i].kind in ("short", "related")
-                and infos[i].n_words >= 4 and infos[i].text != out.get("subtitle")]
-    if repeated and (title_at is None or counts[infos[title_at].text] == 1):
-        title_at = repeated[-1]
     if title_at is None:
         return
     title = infos[title_at].text
@@ -317,6 +310,8 @@ def _read_date(infos: list[LineInfo], start: int, end: int, out: dict) -> None:
         if info.kind != "date" or info.date is None or list_started:
             continue
         zone = 0 if i < start else (1 if i <= end else 2)
+        if zone == 1 and info.date.kind not in ("published", "updated"):
+            continue  # a bare date between paragraphs is a quote, an embed or a timeline entry
         key = (zone, _DATE_RANK.get(info.date.kind, 3), i)
         if best is None or key < best[0]:
             best = (key, info.date)
