@@ -33,6 +33,8 @@ RELATED = re.compile(r"^(?:related(?:\s+(?:articles?|stories|news|coverage|conte
 RELATED_GLUED = re.compile(r"^Related(?=[A-Z0-9‘'\"“])")
 SOURCE = re.compile(r"^(?:source|sources|via)\s*:\s*\S", re.I)
 CHARS_STUB = re.compile(r"(?:\.\.\.|…)?\s*\[\s*\+\s*\d[\d,]*\s*chars?\s*\]", re.I)
+# 'Tags: a, b, c', 'Filed under: ...': the topic list that closes an article page.
+TAG_LIST = re.compile(r"^(?:tags?|topics?|filed under|categories|category|related topics|keywords)\s*:\s*\S.{0,200}$", re.I)
 # Headers of lists of OTHER articles: once the body has started, the article is over.
 LIST_START = re.compile(r"^(?:(?:more|other|related|recommended|latest|top|trending|popular|similar|recent|further)\b"
                         r"[\w ,'’-]{0,30}\b(?:stories|articles|news|posts|reads|reading|videos|links|content)(?: like this(?: one)?"
@@ -47,20 +49,20 @@ _SOCIAL = (r"share(?: (?:on|this|via|article|story))?|tweet|e-?mail|print|whatsa
            r"pinterest|instagram|youtube|tumblr|telegram|flipboard|messenger|pocket|sms|mail|copy(?: link)?|link|"
            r"comments?|save|follow(?: us)?|subscribe|rss|gift(?: this)? article")
 SHARE = re.compile(rf"^(?:{_SOCIAL})(?:[\s|/,•·]+(?:{_SOCIAL}))*\s*:?$|"
-                   rf"^(?:click|tap) to (?:share|email|print|tweet)\b.*$|^share (?:this|the) (?:article|story|page)\b.{0,40}$",
+                   rf"^(?:click|tap) to (?:share|email|print|tweet)\b.*$|^share (?:this|the) (?:article|story|page)\b.{{0,40}}$",
                    re.I)
 HANDLE = re.compile(r"^@\w{2,30}$")
 # Photo captions and their credits: '... / Photo: AP Archive / AP Archive', '(Photo by X/Getty Images)'.
 CAPTION = re.compile(r"(?:^|[\s/|(\[])(?:photo|photograph|image|picture|pic|illustration|video|graphic|credit|"
                      r"image source|photo credit|file photo|archive image)s?\s*(?:by|credit|courtesy|source)?\s*:|"
                      r"\b(?:getty images|shutterstock|afp via getty|ap photo|reuters/|epa-efe|istock(?:photo)?|"
-                     r"alamy|wikimedia commons|/ ?photo|photo/)\b|^file:\S", re.I)
+                     r"alamy|wikimedia commons|/ ?photo|photo/)\b|^file:\S|^credit\s*(?:\.{2,}|…)", re.I)
 CAPTION_START = re.compile(r"^(?:file photo|archive (?:image|photo)|photo|image|picture|caption)\b", re.I)
 CUT_STUB = re.compile(r"(?:\[\s*\+\s*\d[\d,]*\s*chars?\s*\]|"
                       r"^(?:(?:click|tap) here to )?(?:continue reading|read more|keep reading|show more|see more|"
                       r"read (?:the )?(?:full|whole|rest of the|entire) (?:story|article|piece))\b.{0,40}$|"
-                      r"^.{0,60}\b(?:subscribe|subscribers?|subscription|sign in|sign up|log ?in|members? only|paywall)\b"
-                      r".{0,60}\b(?:read|continue|access|unlock|story|article|content|full)\b.{0,30}$|"
+                      r"^(?=.*\b(?:subscri\w*|sign in|log ?in|paywall|premium|members only|registered users)\b)"
+                      r"(?=.*\b(?:articles?|story|stories|content|read\w*|continu\w*|access|unlock|full|only|exclusive)\b).{0,120}$|"
                       r"^already (?:a )?(?:subscriber|member)\b.{0,40}$|^\[(?:\.\.\.|…)\]$)", re.I)
 CREDIT = re.compile(r"(?:^©|©\s*\d{4}|\bcopyright\b|all rights reserved|^\(?(?:reporting|additional reporting|writing|editing|"
                     r"compiled|contributing|contributed)\b|\bcontributed to this report\b|^[-–—]{2,}$|^_{2,}$|^\*\s*\*\s*\*$|"
@@ -121,7 +123,9 @@ def classify_line(line: str) -> LineInfo:
         return LineInfo("cookie", line, n)
     if short and LIST_START.match(line):
         return LineInfo("list_start", line, n)
-    if short and (NAV.match(line) or (n <= 10 and BREADCRUMB.match(line) and _crumb_like(line))):
+    if n <= 40 and TAG_LIST.match(line):
+        return LineInfo("nav", line, n)
+    if short and NAV.match(line):
         return LineInfo("nav", line, n)
     if short and SHARE.match(line):
         return LineInfo("share", line, n)
@@ -132,6 +136,8 @@ def classify_line(line: str) -> LineInfo:
     dl = classify_date_line(line) if n <= 30 else None
     if dl is not None:
         return LineInfo("last_updated" if dl.kind == "last_updated" else "date", line, n, dl)
+    if n <= 10 and BREADCRUMB.match(line) and _crumb_like(line):
+        return LineInfo("nav", line, n)  # 'Home > World > Asia'
     if short and is_doubled(line.replace(" ", "")):
         return LineInfo("byline", line, n)
     if n <= 12 and (BYLINE.match(line) or AUTHOR_LINK.search(line)):
@@ -154,6 +160,8 @@ _HEADLINE_END = re.compile(r"[?!！？]['\"”’)\]」』）]*$")
 def _crumb_like(line: str) -> bool:
     """'Home > World > Asia', 'News / Business': short items between separators, not a headline with a slash."""
     parts = [p.strip() for p in re.split(r"[>»›/|]", line)]
+    if not all(re.search(r"[^\W\d_]", p) for p in parts):
+        return False  # '2016/03/15', '3/4': numbers, not a trail of section names
     return len(parts) >= 3 and all(1 <= len(words(p)) <= 3 for p in parts) or (
         len(parts) == 2 and parts[0].lower() in ("home", "news", "you are here: home"))
 

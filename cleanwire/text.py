@@ -27,11 +27,27 @@ said says say new one two three s t
 """.split())
 
 
+# Markdown that scrapers and converters leave: headings, emphasis, links, images.
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:https?://|/|#|mailto:)[^)\s]*\)")
+_MD_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+
+
+def strip_markdown(line: str) -> str:
+    if not any(c in line for c in "#*_[!"):
+        return line
+    line = _MD_HEADING.sub("", line)
+    line = _MD_IMAGE.sub("", line)
+    line = _MD_LINK.sub(lambda m: m.group(1), line)
+    return _MD_EMPHASIS.sub(lambda m: m.group(2), line)
+
+
 def clean_line(line: str) -> str:
-    """Normalise one line: drop invisible characters, fold runs of spaces, strip."""
+    """Normalise one line: drop invisible characters and Markdown marks, fold runs of spaces, strip."""
     line = line.translate(_INVISIBLE)
     line = _SPACES.sub(" ", line)
-    return line.strip()
+    return strip_markdown(line.strip()).strip()
 
 
 def normalise_whitespace(text: str | None) -> str | None:

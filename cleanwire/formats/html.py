@@ -4,9 +4,10 @@ Text extraction is trafilatura's (a maintained, benchmarked main-content
 extractor); we only clean its output with the same line rules as text dumps.
 The publication date is read from the page's own metadata in the order news
 sites use it (schema.org JSON-LD `datePublished`, Open Graph
-`article:published_time`, `itemprop=datePublished`, `<time>`), and only then
-from htmldate's heuristics: htmldate alone prefers a date in the URL, which
-is often the day the URL was minted, not the day the article went out.
+`article:published_time`, `itemprop=datePublished`, `<time>`), then from a
+date in the URL path. Heuristic guesses (htmldate's extensive search) are not
+used: they take a copyright year or a date the story quotes, and a page that
+states no date must be reported as missing_date, not given an invented one.
 """
 from __future__ import annotations
 
@@ -41,10 +42,11 @@ def parse_html(text: str) -> dict:
     ld = _json_ld(tree)
     out["published_date"] = _metadata_date(tree, ld)
     out["date_kind"] = "metadata" if out["published_date"] else None
-    doc = trafilatura.bare_extraction(tree, with_metadata=True, include_comments=False, include_tables=False)
+    doc = trafilatura.bare_extraction(tree, with_metadata=True, include_comments=False, include_tables=False,
+                                      date_extraction_params={"extensive_search": False, "original_date": True})
     if doc is not None:
         d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-        out["title"] = normalise_whitespace(_first_str(ld.get("headline")) or d.get("title"))
+        out["title"] = _headline(tree, ld, d.get("title"), d.get("sitename"))
         out["author"] = normalise_whitespace(d.get("author"))
         out["subtitle"] = normalise_whitespace(d.get("description"))
         out["url"] = d.get("url")
@@ -52,16 +54,86 @@ def parse_html(text: str) -> dict:
         out["section"] = normalise_whitespace(cats[0]) if isinstance(cats, list) and cats else None
         if d.get("text"):
             out["body"], out["cut_marker"], out["last_paragraph"] = clean_body_text(d["text"])
-        if out["published_date"] is None and d.get("date"):
-            out["published_date"] = parse_date_value(d["date"])
-            out["date_kind"] = "extractor" if out["published_date"] else None
     if out["published_date"] is None:
         out["published_date"] = _url_date(out["url"] or _canonical_url(tree))
         out["date_kind"] = "url" if out["published_date"] else None
+    if out["published_date"] is None:
+        # No metadata: a date line printed in the page's own byline area, found by the
+        # same rules as in a text dump of the page.
+        from cleanwire.formats.text_dump import parse_page_dump
+
+        visible = parse_page_dump(visible_text(tree))
+        out["published_date"] = visible["published_date"]
+        out["date_kind"] = f"visible_{visible['date_kind']}" if visible["published_date"] else None
+    if doc is None:
+        out["title"] = _headline(tree, ld, None, None)
     if out["title"]:
         kind = classify_line(out["title"]).kind
         out["title_kind"] = "related" if kind == "related" else ("label" if is_generic_label(out["title"]) else "headline")
     return out
+
+
+_BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "br", "tr", "section", "article", "header",
+           "footer", "time", "figcaption", "blockquote", "span")
+
+
+def visible_text(tree) -> str:
+    """The page's visible text, one line per block element (scripts and styles dropped)."""
+    import copy
+
+    root = copy.deepcopy(tree)
+    for bad in root.xpath("//script|//style|//noscript|//template|//svg"):
+        bad.drop_tree()
+    for el in root.iter(*_BLOCKS):
+        el.tail = "\n" + (el.tail or "")
+        if el.tag != "br":
+            el.text = "\n" + (el.text or "")
+    return root.text_content()
+
+
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|•|·)\s+")
+
+
+def _headline(tree, ld: dict, extracted: str | None, sitename: str | None) -> str | None:
+    """The headline: JSON-LD, Open Graph or Twitter title, the <h1>, else <title>; never the site's name.
+
+    Page titles often read 'Headline | Site' or 'Site - Headline': the part that
+    names the site (og:site_name, the extractor's site name, or the domain) is cut.
+    """
+    sites = {_letters(x) for x in (sitename, _meta(tree, "property", "og:site_name"),
+                                   _domain(_canonical_url(tree))) if x}
+    sources = [_first_str(ld.get("headline")), _meta(tree, "property", "og:title"),
+               _meta(tree, "name", "twitter:title"), _first_text(tree, "//article//h1|//main//h1"),
+               _first_text(tree, "//h1"), extracted, _first_text(tree, "//title")]
+    for raw in sources:
+        title = normalise_whitespace(raw)
+        if not title:
+            continue
+        parts = [p for p in _TITLE_SEPARATORS.split(title) if _letters(p) not in sites]
+        if len(parts) != len(_TITLE_SEPARATORS.split(title)):
+            title = " - ".join(parts) if parts else None
+        if title and _letters(title) not in sites:
+            return title
+    return None
+
+
+def _letters(s: str | None) -> str:
+    return re.sub(r"[^\w]", "", (s or "").casefold()).removeprefix("www")
+
+
+def _domain(url: str | None) -> str | None:
+    m = re.match(r"^[a-z]+://(?:www\.)?([^/:]+)", url or "", re.I)
+    return m.group(1).rsplit(".", 1)[0] if m else None
+
+
+def _meta(tree, attr: str, key: str) -> str | None:
+    v = tree.xpath(f"//meta[@{attr}='{key}']/@content")
+    return str(v[0]) if v else None
+
+
+def _first_text(tree, xpath: str) -> str | None:
+    nodes = tree.xpath(xpath)
+    return nodes[0].text_content() if nodes else None
 
 
 def _json_ld(tree) -> dict:
@@ -117,13 +189,9 @@ def _metadata_date(tree, ld: dict):
         d = parse_date_value(node.get("datetime"))
         if d:
             return d
-    try:
-        from htmldate import find_date
-
-        found = find_date(tree, original_date=True, extensive_search=False, outputformat="%Y-%m-%d")
-    except Exception:  # noqa: BLE001 - a heuristic must not fail the page
-        found = None
-    return parse_date_value(found)
+    # No heuristic guess beyond this (htmldate's would take a copyright year or a date quoted
+    # in the story): a page without a stated date is missing_date, never given an invented one.
+    return None
 
 
 def _canonical_url(tree) -> str | None:

@@ -10,6 +10,7 @@ list of articles under `articles`/`items`/`data`/`results`/`records`.
 from __future__ import annotations
 
 import json
+import re
 
 from cleanwire.boilerplate import classify_line, is_generic_label
 from cleanwire.dates import parse_date_value
@@ -17,15 +18,20 @@ from cleanwire.formats.html import _url_date
 from cleanwire.formats.text_dump import clean_body_text
 from cleanwire.text import normalise_whitespace
 
-TITLE_KEYS = ("title", "headline", "name")
-BODY_KEYS = ("text", "body", "content", "articleBody", "article_body", "article", "full_text", "maintext", "story")
+TITLE_KEYS = ("title", "headline", "webTitle", "heading", "name")
+BODY_KEYS = ("text", "body", "content", "articleBody", "article_body", "bodyText", "body_text", "article_text",
+             "full_text", "fullText", "maintext", "story", "paragraphs", "article")
 DATE_KEYS = ("published_date", "date", "published", "publishedAt", "published_at", "datePublished", "pubDate",
-             "pub_date", "publish_date", "date_published", "created_at", "timestamp", "time")
+             "pub_date", "publish_date", "date_published", "webPublicationDate", "first_published_date",
+             "published_time", "publication_date", "created_at", "created", "datetime", "timestamp", "time")
 AUTHOR_KEYS = ("author", "authors", "byline", "creator")
 SUBTITLE_KEYS = ("subtitle", "description", "summary", "dek", "standfirst", "lead")
 SECTION_KEYS = ("section", "category", "categories")
 URL_KEYS = ("url", "link", "canonical_url")
 LIST_KEYS = ("articles", "items", "data", "results", "records", "entries", "docs")
+# Objects that wrap the article's fields one level down ({"article": {...}}, Guardian's "fields").
+WRAPPER_KEYS = ("article", "fields", "attributes", "item", "post", "story", "data", "meta", "metadata")
+_HTML_TAG = re.compile(r"</?(?:p|br|div|span|a|em|strong|b|i|h[1-6]|li|ul|ol|figure|figcaption|img|blockquote)\b[^>]*>", re.I)
 MAX_DEPTH = 64
 
 
@@ -112,22 +118,55 @@ def _get(obj: dict, keys) -> object:
     return None
 
 
-def _as_text(v) -> str | None:
+def _as_text(v, joiner: str = ", ") -> str | None:
     if v is None:
         return None
     if isinstance(v, str):
         return v
     if isinstance(v, list):
-        parts = [_as_text(x) for x in v]
-        return ", ".join(p for p in parts if p) or None
+        parts = [_as_text(x, joiner) for x in v]
+        return joiner.join(p for p in parts if p) or None
     if isinstance(v, dict):
-        return _as_text(_get(v, ("name", "title", "text", "value")))
+        # WordPress {"rendered": ...}, NYT {"main": ...}, {"#text": ...}, {"name": ...}
+        return _as_text(_get(v, ("rendered", "main", "text", "value", "#text", "name", "title")), joiner)
     return str(v)
 
 
+def _flatten(obj: dict) -> dict:
+    """The record's own keys, then the keys of one wrapping object ({"article": {...}})."""
+    flat = dict(obj)
+    for k in WRAPPER_KEYS:
+        inner = obj.get(k)
+        if isinstance(inner, dict):
+            for ik, iv in inner.items():
+                flat.setdefault(ik, iv)
+            if flat.get(k) is inner:
+                del flat[k]
+    return flat
+
+
+def html_to_text(text: str) -> str:
+    """Body fields that hold HTML ('<p>...</p>'): text with one line per block."""
+    if not _HTML_TAG.search(text):
+        return text
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(f"<div>{text}</div>")
+    except Exception:  # noqa: BLE001 - not parseable as HTML: keep the text as it is
+        return text
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for el in root.iter("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption"):
+        el.tail = "\n" + (el.tail or "")
+    return root.text_content()
+
+
 def record_to_fields(obj: dict) -> dict:
+    obj = _flatten(obj)
     title = normalise_whitespace(_as_text(_get(obj, TITLE_KEYS)))
-    raw_body = _as_text(_get(obj, BODY_KEYS))
+    raw_body = _as_text(_get(obj, BODY_KEYS), joiner="\n\n")
+    raw_body = html_to_text(raw_body) if raw_body else raw_body
     body, cut, last = clean_body_text(raw_body) if raw_body else (None, None, None)
     url = _as_text(_get(obj, URL_KEYS))
     date = parse_date_value(_get(obj, DATE_KEYS))

@@ -42,7 +42,35 @@ _GLUED_RELATED = re.compile(r"(?<=[.!?\"”’)])\s?Related:?\s?(?=[A-Z0-9‘'\"
 
 
 def _lines(text: str) -> list[str]:
-    return [_GLUED_RELATED.sub("", x) if "Related" in x else x for x in split_lines(text)]
+    lines = [_GLUED_RELATED.sub("", x) if "Related" in x else x for x in split_lines(text)]
+    return _unwrap(lines) if _hard_wrapped(lines) else lines
+
+
+def _hard_wrapped(lines: list[str]) -> bool:
+    """A text-browser dump (lynx, w3m) wraps paragraphs at a fixed width of ~60-80 columns."""
+    lengths = [len(x) for x in lines if x]
+    if len(lengths) < 8 or max(lengths) > 100:
+        return False
+    long = [n for n in lengths if n >= 45]
+    return len(long) >= 0.5 * len(lengths) and max(long) - min(long) <= 40
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """Join wrapped lines back into paragraphs: a line shorter than the width ends one."""
+    width = max(len(x) for x in lines)
+    out: list[str] = []
+    joining = False
+    for line in lines:
+        if not line:
+            out.append(line)
+            joining = False
+            continue
+        if joining:
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+        joining = len(line) >= width - 20 and len(out[-1]) >= 45
+    return out
 
 
 def parse_page_dump(text: str) -> dict:
