@@ -33,6 +33,7 @@ class RunChecks:
     rows: Validation             # final row-suite validation
     batch: Validation            # batch-suite validation (the gate)
     groups: int                  # duplicate groups found
+    records: pl.DataFrame        # article_id, source_file, word_count, issues: for metrics
 
     @property
     def gate_ok(self) -> bool:
@@ -147,4 +148,6 @@ def run_checks(frame: pl.DataFrame, run_sigs: pl.DataFrame, published: pl.DataFr
     suite, skipped = batch_suite.applicable(bframe.height)
     batch = validator.run(bframe, suite, docs=True)
     batch.skipped = skipped
-    return RunChecks(decisions, rows, batch, groups["group_id"].n_unique() if groups.height else 0)
+    records = final_frame.select("article_id", "source_file", "word_count").join(
+        decisions.select("article_id", "issues"), on="article_id")
+    return RunChecks(decisions, rows, batch, groups["group_id"].n_unique() if groups.height else 0, records)

@@ -196,6 +196,164 @@ def print_summary(s: dict) -> None:
     out_console.print(f"data docs:  {s['reports']['data_docs']}", highlight=False)
 
 
+def _server_url() -> str:
+    """The Prefect server to talk to, or a clear error when there is none."""
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        try:
+            from prefect.settings import PREFECT_API_URL
+
+            url = PREFECT_API_URL.value()
+        except Exception:  # noqa: BLE001
+            url = None
+    if not url:
+        _fail("no Prefect server: start one with `prefect server start` and set "
+              "PREFECT_API_URL=http://127.0.0.1:4200/api (or `prefect config set PREFECT_API_URL=...`)")
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=10) as r:
+            r.read()
+    except Exception as e:  # noqa: BLE001
+        _fail(f"the Prefect server at {url} does not answer ({e}); is `prefect server start` running?")
+    return url
+
+
+@app.command()
+def serve(
+    input: Path = typer.Option(Path("data/raw"), "--input", "-i", help="Landing folder of raw files."),
+    output: Path = typer.Option(Path("data"), "--output", "-o", help="Output folder."),
+    cron: str = typer.Option("0 * * * *", help="Cron schedule of the runs."),
+    timezone: str = typer.Option("UTC", help="Time zone of the cron schedule (IANA name)."),
+    every: Optional[float] = typer.Option(None, help="Instead of cron: run every N seconds."),
+    max_quarantined_share: Optional[float] = typer.Option(None, help="Batch gate's maximum quarantined share."),
+    workers: Optional[int] = typer.Option(None, help="Local worker processes per run."),
+    dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler."),
+) -> None:
+    """Serve the `news-etl/scheduled` deployment on the server at PREFECT_API_URL (runs until stopped)."""
+    _env_defaults()
+    url = _server_url()
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except Exception as e:  # noqa: BLE001 - pydantic names the bad field
+        why = next((ln.split("Value error, ")[1].split(" [type")[0] for ln in str(e).splitlines()
+                    if "Value error, " in ln), str(e).splitlines()[0])
+        _fail(f"bad schedule: {why}")
+    cfg = _config(input=str(input.resolve()), output=str(output.resolve()),
+                  max_quarantined_share=max_quarantined_share, workers=workers, dask_address=dask_address)
+    from cleanwire.config import ConfigError, check_paths
+
+    try:
+        check_paths(cfg)
+    except ConfigError as e:
+        _fail(str(e))
+    from flows.deploy import FULL_NAME, serve_scheduled
+
+    when = f"every {every:g} s" if every else f"cron '{cron}' ({timezone})"
+    console.print(f"serving [bold]{FULL_NAME}[/] on {url}: {when}, {cfg.input} -> {cfg.output}. "
+                  "Trigger a run with `cleanwire trigger`; stop with Ctrl-C.", highlight=False)
+    serve_scheduled(cfg, cron, timezone, every)
+
+
+@app.command()
+def trigger(
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="Override the deployment's input folder."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Override the deployment's output folder."),
+    max_quarantined_share: Optional[float] = typer.Option(None, help="Override the gate's maximum quarantined share."),
+    timeout: float = typer.Option(3600, help="Seconds to wait for the run to finish."),
+) -> None:
+    """Start a run of `news-etl/scheduled` on the server and wait for its result."""
+    _env_defaults()
+    url = _server_url()
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    from flows.deploy import FULL_NAME
+
+    async def _params() -> dict:
+        async with get_client() as client:
+            dep = await client.read_deployment_by_name(FULL_NAME)
+            return dict(dep.parameters or {})
+
+    try:
+        params = asyncio.run(_params())
+    except Exception as e:  # noqa: BLE001
+        _fail(f"no deployment {FULL_NAME} on {url} ({type(e).__name__}); start `cleanwire serve` first")
+    config = dict(params.get("config") or {})
+    for key, value in (("input", input), ("output", output), ("max_quarantined_share", max_quarantined_share)):
+        if value is not None:
+            config[key] = str(Path(value).resolve()) if isinstance(value, Path) else value
+    console.print(f"triggered {FULL_NAME} on {url}; waiting for the run...", highlight=False)
+    run = run_deployment(FULL_NAME, parameters={"config": config}, timeout=timeout, poll_interval=2)
+    state = run.state
+    name = state.type.value if state else "UNKNOWN"
+    out_console.print(f"flow run {run.name} ({run.id}): {name}"
+                      + (f" - {state.message}" if state and state.message and name != "COMPLETED" else ""),
+                      highlight=False)
+    if not state or not state.is_completed():
+        raise typer.Exit(1)
+
+
+@app.command()
+def history(output: Path = typer.Option(Path("data"), "--output", "-o", help="Output folder.")) -> None:
+    """List the published versions of OUT_DIR with their counts (the current one marked)."""
+    from cleanwire.store import Store
+
+    rows = Store(output).history()
+    if not rows:
+        _fail(f"{output} holds no published version yet", 1)
+    t = Table(title=f"versions of {output}", header_style="bold")
+    for col in ("", "version", "created (UTC)", "run", "gate", "published", "quarantined", "files"):
+        t.add_column(col, justify="right" if col in ("version", "published", "quarantined", "files") else "left")
+    for m in rows:
+        t.add_row("*" if m["current"] else "", str(m["version"]), m["created_at"][:19], m.get("run_id", ""),
+                  "ok" if m.get("gate_ok", True) else "refused", str(m.get("published_total", "")),
+                  str(m.get("quarantined_total", "")), str(m.get("files_processed", "")))
+    out_console.print(t)
+
+
+@app.command()
+def rollback(
+    output: Path = typer.Option(Path("data"), "--output", "-o", help="Output folder."),
+    to: Optional[int] = typer.Option(None, "--to", help="Version to restore (default: the one before the current)."),
+) -> None:
+    """Make the previous published version current again, atomically."""
+    from cleanwire.lock import OutputLocked, output_lock
+    from cleanwire.store import Store, StoreError
+
+    store = Store(output)
+    try:
+        with output_lock(output):
+            before = store.current_version()
+            now = store.rollback(to)
+    except (StoreError, OutputLocked) as e:
+        _fail(str(e), 1)
+    out_console.print(f"{output}: version {before} -> {now} (current). The next run continues from it; "
+                      "files processed after it are processed again.", highlight=False)
+
+
+@app.command("reprocess-quarantine")
+def reprocess_quarantine(
+    input: Path = typer.Option(Path("data/raw"), "--input", "-i", help="Folder of raw files."),
+    output: Path = typer.Option(Path("data"), "--output", "-o", help="Output folder."),
+    suites: Optional[Path] = typer.Option(None, help="Folder with articles.json and batch.json."),
+    max_quarantined_share: Optional[float] = typer.Option(None, help="Override the gate's maximum quarantined share."),
+) -> None:
+    """Run the checks again on the quarantined records (after the rules or thresholds changed);
+    those that now pass are published."""
+    _env_defaults()
+    cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
+                  max_quarantined_share=max_quarantined_share, reprocess_quarantine=True)
+    summary = execute(cfg)
+    print_summary(summary)
+    if not summary.get("_ok", True):
+        raise typer.Exit(1)
+
+
 @app.command("eval")
 def eval_(
     labels: Path = typer.Option(..., "--labels", "-l", help="Labels (JSON Lines, one object per source_path)."),

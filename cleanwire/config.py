@@ -27,6 +27,8 @@ class RunConfig(BaseModel):
     keep_versions: int = Field(10, ge=1, description="Published versions to keep for rollback")
     min_containment: float = Field(0.6, ge=0, le=1, description="Near-duplicate: shared shingles / smaller copy")
     min_head_jaccard: float = Field(0.6, ge=0, le=1, description="Near-duplicate: Jaccard of the ledes")
+    reprocess_quarantine: bool = Field(False, description="Re-run the checks on the quarantined records' raw files "
+                                                          "(after rules or thresholds changed)")
 
     @field_validator("input", "output", "suites")
     @classmethod

@@ -79,9 +79,17 @@ def _entry(e: os.DirEntry, rel: str, root: Path):
         return FileRef(name, e.path, 0, 0, problem=f"cannot stat: {err.strerror or err}")
 
 
-def discover(input_dir: Path, seen: pl.DataFrame | None) -> Discovery:
-    """Files to process now, given the state index of seen files (or None on a first run)."""
+def discover(input_dir: Path, seen: pl.DataFrame | None, only: set[str] | None = None) -> Discovery:
+    """Files to process now, given the state index of seen files (or None on a first run).
+
+    With `only` (reprocessing quarantined records after the rules or thresholds
+    changed), exactly those files are processed again, seen or not.
+    """
     refs = walk(input_dir)
+    if only is not None:
+        todo = [FileRef(r.source_file, r.path, r.size, r.mtime_ns, None, r.problem) for r in refs if r.source_file in only]
+        return Discovery(todo, len(refs) - len(todo), 0 if seen is None else seen.height,
+                         len(only - {r.source_file for r in refs}))
     if seen is None or seen.height == 0:
         return Discovery(refs, 0, 0, 0)
     known = {r[0]: r[1:] for r in seen.select("source_file", "size", "mtime_ns", "content_hash").iter_rows()}

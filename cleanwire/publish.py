@@ -130,6 +130,14 @@ def seen_files(store: Store) -> pl.DataFrame | None:
     return lf.collect() if lf is not None else None
 
 
+def quarantined_files(store: Store) -> set[str]:
+    """Raw files with at least one record in the current quarantine."""
+    lf = store.scan(QUARANTINE.rel)
+    if lf is None:
+        return set()
+    return set(lf.select("source_file").unique().collect()["source_file"].to_list())
+
+
 def published_index(store: Store) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """The published records' fields (for merging) and signatures (for dedup across runs)."""
     lf = store.scan(RECORDS.rel)

@@ -23,12 +23,12 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from cleanwire import checks, dedup, progress
+from cleanwire import checks, dedup, metrics, progress
 from cleanwire.batch import BatchResult, FileRef, process_batch
 from cleanwire.config import RunConfig, check_paths
 from cleanwire.discover import Discovery, discover, make_batches
 from cleanwire.lock import output_lock
-from cleanwire.publish import published_index, publish_run, seen_files
+from cleanwire.publish import published_index, publish_run, quarantined_files, seen_files
 from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
                               write_validations, reports_dir)
 from cleanwire.store import STATE_DIR, Store
@@ -45,6 +45,8 @@ def check_config(config: RunConfig):
 
 @task(name="discover")
 def discover_files(config: RunConfig, store: Store) -> Discovery:
+    if config.reprocess_quarantine:
+        return discover(config.input_dir, seen_files(store), only=quarantined_files(store))
     return discover(config.input_dir, seen_files(store))
 
 
@@ -76,6 +78,8 @@ def report(config: RunConfig, run_id: str, summary: dict, decided: checks.RunChe
     out = config.output_dir
     if decided is not None:
         summary["reports"]["validation"] = write_validations(out, run_id, [decided.rows, decided.batch])
+        rows = metrics.run_metrics(decided.records, run_id, dt.datetime.now(dt.timezone.utc).isoformat())
+        summary["reports"]["metrics_history"] = str(metrics.append_history(out, rows))
     summary["reports"]["summary"] = str(write_summary(out, run_id, summary))
     create_table_artifact(key="news-etl-summary", table=summary_table(summary),
                           description=f"cleanwire run {run_id}")
