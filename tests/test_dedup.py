@@ -1,0 +1,207 @@
+"""Near-duplicate articles: signatures, groups, and the copy to publish.
+
+`signature_frame` + `find_groups` on bodies (some taken through the text-dump
+parser), and `choose_canonical` on hand-made member frames. Articles are
+invented for these tests; each pair is grouped on its own, so a third copy
+cannot link two records that do not match each other.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from cleanwire import dedup
+from cleanwire.formats.text_dump import parse_page_dump
+
+FERRY = [
+    "The city council on Friday approved a plan to replace its ageing diesel ferry fleet with twelve electric boats, "
+    "ending a decade of debate over the cost of the harbour crossings.",
+    "The first electric ferry is expected to enter service next spring, council leader Maria Okafor told reporters "
+    "after the vote, adding that the rest of the fleet would follow over four years.",
+    "Residents who rely on the ferries to reach work on the mainland have long complained about breakdowns and "
+    "cancelled crossings during the winter months.",
+    "The plan will be paid for by a mix of regional grants and a modest rise in ticket prices, which opposition "
+    "councillors said would hit commuters hardest.",
+    "Engineers from the port authority said the new boats would be charged overnight at a substation to be built "
+    "beside the old fish market, and could also draw power from a small solar farm on the breakwater.",
+    "Okafor said the switch would cut the harbour's carbon emissions by almost a third and make the crossings "
+    "quieter for the families who live along the waterfront.",
+    "Critics on the council questioned whether the shipyard chosen to build the boats, which has never made an "
+    "electric vessel, could deliver them on time and on budget.",
+    "The council will publish a revised timetable for the crossings in the autumn, once the shipyard has confirmed "
+    "its delivery dates for the first three boats.",
+]
+FULL = "\n\n".join(FERRY)
+
+# Another outlet's own story on the same vote: same event, same names, different text.
+SAME_TOPIC = "\n\n".join([
+    "Porthaven will switch its harbour ferries to battery power after councillors backed the twelve-boat order by "
+    "nine votes to four on Friday evening.",
+    "Council leader Maria Okafor called the decision a turning point for the town, saying the diesel boats had "
+    "become too expensive to repair and too noisy for people living near the quay.",
+    "Opposition members argued that the money would be better spent on fixing the existing piers, several of which "
+    "have been closed for safety checks since the storms last winter.",
+    "Ticket prices are set to rise by about ten per cent from January to help cover the cost, a change that "
+    "commuter groups say they will challenge at the next public meeting.",
+    "The shipyard that won the contract said it expected to deliver the first boat within eighteen months, although "
+    "it has not yet built a vessel of this kind.",
+])
+
+# A different story about the same ferries.
+OTHER_FERRY_STORY = "\n\n".join([
+    "Ferry workers in the harbour town walked out on Monday in a dispute over night shifts, leaving hundreds of "
+    "commuters stranded on the island for most of the morning.",
+    "The union representing deckhands and engineers said staff had been asked to cover longer rosters without extra "
+    "pay since two of the older boats were taken out of service in March.",
+    "A spokesman for the operator said talks would resume on Wednesday and apologised to passengers, adding that a "
+    "reduced service would run in the evening with volunteers from the coastguard.",
+    "The strike is the third this year on the crossings, which carry about four thousand people a day between the "
+    "island and the mainland towns along the coast.",
+])
+
+
+def grouped(body_a: str, body_b: str) -> bool:
+    """Are two bodies put in one group by signature_frame + find_groups (default thresholds)?"""
+    sigs = dedup.signature_frame(["a", "b"], [body_a, body_b])
+    groups = dedup.find_groups(sigs, dedup.DedupThresholds())
+    return groups.filter(pl.col("article_id").is_in(["a", "b"]))["group_id"].n_unique() == 1 and groups.height == 2
+
+
+def first_share(text: str, share: float) -> str:
+    words = text.split()
+    return " ".join(words[: int(len(words) * share)])
+
+
+# ----------------------------------------------------------------- same article, grouped
+
+
+def test_identical_bodies_are_grouped():
+    assert grouped(FULL, FULL)
+
+
+def test_same_article_with_different_boilerplate_is_grouped():
+    page_a = ("Home > News > Local\nHarbour city approves electric ferry fleet\nBy Jane Doe\nJune 17, 2023\n"
+              "3 min read\n\n" + "\n\n".join(FERRY[:3]) + "\n\nADVERTISEMENT\n\n" + "\n\n".join(FERRY[3:])
+              + "\n\nMore stories\nStorm forces closure of mountain pass\nLibrary reopens after flood repairs")
+    page_b = ("PORTHAVEN COURIER\nLocal\nCouncil votes for battery ferries\nPublished: 17/06/2023 10:32 BST\n"
+              "Share | Tweet | Email\n\n" + "\n\n".join(FERRY[:5])
+              + "\n\nThe new ferry moored at the old harbour. / Photo: AP / AP\n\n" + "\n\n".join(FERRY[5:])
+              + "\n\n(Reporting by Jane Doe; Editing by John Smith)"
+              + "\n\nWe use cookies to improve your experience. By continuing to browse you accept our use of cookies.")
+    body_a, body_b = parse_page_dump(page_a)["body"], parse_page_dump(page_b)["body"]
+    assert body_a != body_b  # different layouts leave different text around the article
+    assert grouped(body_a, body_b)
+
+
+def test_same_article_with_leftover_furniture_lines_in_one_body_is_grouped():
+    noisy = ("Sign up for our morning newsletter to get the day's local news in your inbox.\n\n"
+             + "\n\n".join(FERRY[:4]) + "\n\nRead our coverage of the council budget on page four.\n\n"
+             + "\n\n".join(FERRY[4:]) + "\n\nCopyright 2023 Porthaven Courier. All rights reserved.")
+    assert grouped(FULL, noisy)
+
+
+def test_truncated_copy_is_grouped_with_the_full_article():
+    assert grouped(FULL, first_share(FULL, 0.4))
+
+
+def test_feed_snippet_of_200_characters_is_grouped_with_the_full_article():
+    snippet = FULL[:200].rsplit(" ", 1)[0] + "…"
+    assert len(snippet) <= 200
+    assert grouped(FULL, snippet)
+
+
+# ----------------------------------------------------------------- different articles, not grouped
+
+
+def test_two_outlets_own_stories_on_the_same_event_are_not_grouped():
+    assert not grouped(FULL, SAME_TOPIC)
+
+
+def test_two_stories_about_the_same_ferries_are_not_grouped():
+    assert not grouped(FULL, OTHER_FERRY_STORY)
+
+
+def test_short_bodies_are_never_matched():
+    sigs = dedup.signature_frame(["a", "b", "c"], ["Council approves ferries.", "Council approves ferries.", None])
+    assert sigs.height == 0
+    assert dedup.find_groups(sigs, dedup.DedupThresholds()).height == 0
+
+
+def test_groups_over_a_mixed_batch():
+    ids = ["full", "cut", "snippet", "same_topic", "other"]
+    bodies = [FULL, first_share(FULL, 0.4), FULL[:200].rsplit(" ", 1)[0], SAME_TOPIC, OTHER_FERRY_STORY]
+    groups = dedup.find_groups(dedup.signature_frame(ids, bodies), dedup.DedupThresholds())
+    got = dict(groups.iter_rows())
+    assert set(got) == {"full", "cut", "snippet"}
+    assert len(set(got.values())) == 1
+
+
+# ----------------------------------------------------------------- choose_canonical
+
+
+def members(*rows: dict) -> pl.DataFrame:
+    base = {"group_id": "g", "is_published": False, "word_count": 200, "published_date": None, "title": None,
+            "subtitle": None, "author": None, "section": None, "dateline": None}
+    full_rows = [{**base, "source_path": f"{r['article_id']}.txt", **r} for r in rows]
+    return pl.DataFrame(full_rows, schema_overrides={"own_issues": pl.List(pl.String), "published_date": pl.Date,
+                                                     "title": pl.String, "subtitle": pl.String, "author": pl.String,
+                                                     "section": pl.String, "dateline": pl.String})
+
+
+def canonical(result: pl.DataFrame) -> set[str]:
+    return set(result["canonical_id"].to_list())
+
+
+def test_choose_canonical_prefers_a_copy_without_issues_over_a_longer_truncated_one():
+    m = members(
+        {"article_id": "long_cut", "own_issues": ["truncated_body"], "word_count": 400,
+         "published_date": dt.date(2023, 6, 17), "title": "Harbour city approves electric ferry fleet"},
+        {"article_id": "clean", "own_issues": [], "word_count": 300,
+         "published_date": dt.date(2023, 6, 17), "title": "Harbour city approves electric ferry fleet"},
+    )
+    assert canonical(dedup.choose_canonical(m)) == {"clean"}
+
+
+def test_choose_canonical_takes_the_date_from_a_duplicate_when_the_chosen_copy_lacks_it():
+    m = members(
+        {"article_id": "undated_full", "own_issues": ["missing_date"], "word_count": 400,
+         "title": "Harbour city approves electric ferry fleet"},
+        {"article_id": "dated_cut", "own_issues": ["truncated_body"], "word_count": 120,
+         "published_date": dt.date(2023, 6, 17), "title": "Harbour city approves electric ferry fleet"},
+    )
+    out = dedup.choose_canonical(m)
+    assert canonical(out) == {"undated_full"}
+    assert out["fill_published_date"].to_list() == [dt.date(2023, 6, 17)] * 2
+
+
+def test_choose_canonical_does_not_take_a_title_from_a_copy_with_the_wrong_title():
+    m = members(
+        {"article_id": "untitled", "own_issues": ["missing_title"], "published_date": dt.date(2023, 6, 17)},
+        {"article_id": "wrong_title", "own_issues": ["title_mismatch"], "published_date": dt.date(2023, 6, 17),
+         "title": "Storm forces closure of mountain pass"},
+    )
+    out = dedup.choose_canonical(m)
+    assert out["fill_title"].to_list() == [None, None]
+    assert out["canonical_id"].to_list() == [None, None]  # no copy can be published
+
+
+def test_choose_canonical_keeps_an_already_published_copy():
+    m = members(
+        {"article_id": "published_before", "own_issues": [], "is_published": True, "word_count": 150,
+         "published_date": dt.date(2023, 6, 17), "title": "Harbour city approves electric ferry fleet"},
+        {"article_id": "new_longer", "own_issues": [], "word_count": 400,
+         "published_date": dt.date(2023, 6, 17), "title": "Harbour city approves electric ferry fleet"},
+    )
+    assert canonical(dedup.choose_canonical(m)) == {"published_before"}
+
+
+def test_choose_canonical_decides_each_group_separately():
+    m = members(
+        {"article_id": "a1", "group_id": "ga", "own_issues": [], "published_date": dt.date(2023, 6, 17)},
+        {"article_id": "a2", "group_id": "ga", "own_issues": ["truncated_body"], "published_date": dt.date(2023, 6, 17)},
+        {"article_id": "b1", "group_id": "gb", "own_issues": ["empty_body"], "published_date": dt.date(2023, 6, 18)},
+        {"article_id": "b2", "group_id": "gb", "own_issues": [], "published_date": dt.date(2023, 6, 18)},
+    )
+    out = dict(dedup.choose_canonical(m).select("article_id", "canonical_id").iter_rows())
+    assert out == {"a1": "a1", "a2": "a1", "b1": "b2", "b2": "b2"}
