@@ -1,0 +1,143 @@
+"""Benchmark cleanwire against the floor of its I/O, at N documents.
+
+    python bench/bench.py --n 100000 [--workers 2] [--keep]
+
+1. makes (or reuses) a synthetic corpus of N records (bench/make_corpus.py);
+2. (a) floor: reads every raw file's bytes and writes them as one Parquet column with polars;
+3. (b) `cleanwire run` on the same files into a fresh output, as a subprocess;
+4. (b') the same command again: a no-op rerun (nothing new to process).
+
+For each it prints wall time, docs/s and peak RSS (the sum over the run's process
+tree: the CLI, the Prefect local API and the worker processes, sampled every 0.2 s),
+and the ratio (b)/(a). The fixed start-up of Prefect's local API and of Great
+Expectations is reported apart: it is the run's wall time minus the pipeline
+time the flow measures itself (`stage_seconds` in the run summary).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from make_corpus import generate  # noqa: E402
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of a process and all its descendants."""
+    total = 0
+    stack = [pid]
+    seen = set()
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
+            continue
+    return total
+
+
+def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int]:
+    """(seconds, peak tree RSS in bytes, exit code) of a command."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            stop.wait(0.2)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    _, err = proc.communicate()
+    stop.set()
+    th.join()
+    if proc.returncode not in (0, 1):
+        print(err[-3000:], file=sys.stderr)
+    return time.perf_counter() - t0, peak, proc.returncode
+
+
+def floor(raw: Path, out: Path) -> tuple[float, int]:
+    """(a): read every file's bytes, write them as one Parquet column."""
+    code = (
+        "import os, sys, polars as pl\n"
+        "paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(sys.argv[1]) for f in fs)\n"
+        "data = []\n"
+        "for p in paths:\n"
+        "    with open(p, 'rb') as fh: data.append(fh.read())\n"
+        "pl.DataFrame({'path': paths, 'raw': data}).write_parquet(sys.argv[2])\n"
+    )
+    secs, peak, _ = run_measured([sys.executable, "-c", code, str(raw), str(out)], dict(os.environ))
+    return secs, peak
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--dir", type=Path, default=HERE / "out")
+    ap.add_argument("--keep", action="store_true", help="keep the output folders")
+    a = ap.parse_args()
+    raw = a.dir / f"raw-{a.n}"
+    if not raw.is_dir():
+        t = time.perf_counter()
+        made = generate(a.n, raw)
+        print(f"corpus: {made['records']} records in {made['files']} files ({time.perf_counter() - t:.1f} s)")
+    n_docs = a.n
+    out = a.dir / f"out-{a.n}"
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ)
+    env.setdefault("PREFECT_HOME", str(a.dir / "prefect-home"))
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    cli = [sys.executable, "-m", "cleanwire.cli", "run", "--input", str(raw), "--output", str(out),
+           "--max-quarantined-share", "1"]
+    if a.workers:
+        cli += ["--workers", str(a.workers)]
+
+    fa, ra = floor(raw, a.dir / f"floor-{a.n}.parquet")
+    fb, rb, code = run_measured(cli, env)
+    summary = json.loads((out / "reports" / "summary.json").read_text())
+    stages = summary.get("stage_seconds", {})
+    pipeline = sum(stages.values()) or summary.get("seconds", fb)
+    fc, rc, _ = run_measured(cli, env)
+    rerun = json.loads((out / "reports" / "summary.json").read_text())
+
+    rows = [
+        ("(a) floor: read + write one Parquet column", fa, ra, n_docs / fa),
+        ("(b) cleanwire run (wall)", fb, rb, n_docs / fb),
+        ("(b) pipeline, without start-up", pipeline, rb, n_docs / pipeline),
+        ("(b') no-op rerun (wall)", fc, rc, None),
+    ]
+    print(f"\nN = {n_docs} records, {summary['files']['found']} files; exit code {code}; "
+          f"published {summary['published']}, quarantined {summary['quarantined']}")
+    print(f"{'':46} {'seconds':>9} {'peak RSS':>10} {'docs/s':>9}")
+    for name, secs, rss, rate in rows:
+        print(f"{name:46} {secs:9.1f} {rss / 2**20:8.0f}MB {'' if rate is None else f'{rate:9.0f}'}")
+    print(f"start-up (Prefect local API, GX import, process spawn): {fb - pipeline:.1f} s")
+    print(f"stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+    print(f"ratio (b)/(a), pipeline: {pipeline / fa:.2f}   (wall: {fb / fa:.2f})")
+    print(f"no-op rerun / full run (wall): {fc / fb:.1%}; rerun processed {rerun['files']['processed']} files")
+    if not a.keep:
+        shutil.rmtree(out, ignore_errors=True)
+        (a.dir / f"floor-{a.n}.parquet").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
