@@ -3,35 +3,43 @@
 Two copies of one article may differ in layout and boilerplate, one may be cut
 short or be only a feed's 200-character snippet. Jaccard similarity of the
 whole bodies misses the last two, so each record gets two MinHash signatures
-(datasketch, over word 3-gram shingles):
+over word 3-gram shingles:
 
-* `sig`: of the whole body, banded for candidates with Jaccard >~ 0.4, and
+* `sig`: of the whole body, banded for candidates with Jaccard >~ 0.5, and
   used to estimate *containment* |A∩B|/min(|A|,|B|), which stays high when one
   copy is a prefix of the other;
-* `sig_head`: of the first `HEAD_WORDS` words, banded tightly, which finds a
-  truncated copy or a snippet by its shared lede.
+* `sig_head`: of the first `HEAD_WORDS` words, banded more loosely, which finds
+  a truncated copy or a snippet by its shared lede.
 
-Banding is done with polars group-bys on band-hash columns, one band at a time,
-so finding candidates is a sort/hash join that scales to millions of records
-and across runs (the published records' bands are kept in the state index).
+The MinHash is datasketch's (`MinHash(num_perm, seed=1, scheme="affine32")`:
+its permutations, MurmurHash3's finaliser, the affine map); datasketch builds
+one document at a time in Python, so here the same computation runs over a
+whole batch of documents in numpy (test_dedup checks that the signatures equal
+datasketch's). Banding is done with polars group-bys on band-hash columns,
+one band at a time, so finding candidates is a hash join that scales to
+millions of records and across runs (the published records' bands are kept
+in the state index).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
 
 SHINGLE = 3
 HEAD_WORDS = 50
-NUM_PERM = 128
-BANDS = 32            # 32 bands x 4 rows over `sig`
+MAX_WORDS = 400       # shingles of the first 400 words: enough to tell articles apart, and bounded work
+NUM_PERM = 64
+BANDS = 16            # 16 bands x 4 rows over `sig`
 NUM_PERM_HEAD = 48
 BANDS_HEAD = 16       # 16 bands x 3 rows over `sig_head`
 BAND_COLUMNS = [f"band_{i:02d}" for i in range(BANDS + BANDS_HEAD)]
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_PRIME = np.uint64(1099511628211)  # FNV prime: mixes the rows of a band into one key
+WORD_PATTERN = r"[^\W_]+"
+_PRIME = np.uint64(1099511628211)   # FNV prime: mixes the rows of a band into one key
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: mixes 3 word hashes into a shingle
+_CHUNK = 1 << 16                     # shingles per numpy block (memory: chunk x num_perm x 4 B)
 
 
 @dataclass(frozen=True)
@@ -42,52 +50,111 @@ class DedupThresholds:
     min_words: int = 8             # bodies shorter than this are never matched
 
 
-def _shingles(tokens: list[str]) -> list[bytes]:
-    if len(tokens) < SHINGLE:
-        return [" ".join(tokens).encode()] if tokens else []
-    return [" ".join(tokens[i:i + SHINGLE]).encode() for i in range(len(tokens) - SHINGLE + 1)]
-
-
-def _minhash(shingles: list[bytes], num_perm: int) -> np.ndarray:
+@lru_cache(maxsize=4)
+def permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutation parameters (a, b) for seed 1."""
     from datasketch import MinHash
+
+    a, b = MinHash(num_perm=num_perm, seed=1, scheme="affine32").permutations
+    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser (what datasketch applies before its affine map)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def word_hashes(words: pl.Series) -> np.ndarray:
+    """Stable 64-bit hash (xxh64) of each word; computed once per distinct word."""
     import xxhash
 
-    m = MinHash(num_perm=num_perm, seed=1, hashfunc=xxhash.xxh32_intdigest)
-    m.update_batch(set(shingles))
-    return np.asarray(m.hashvalues, dtype=np.uint32)
+    uniq = words.unique()
+    table = pl.DataFrame({"w": uniq, "h": pl.Series([xxhash.xxh64_intdigest(w.encode()) for w in uniq.to_list()],
+                                                    dtype=pl.UInt64)})
+    return pl.DataFrame({"w": words}).join(table, on="w", how="left", maintain_order="left")["h"].to_numpy()
+
+
+def shingle_hash(h1: np.ndarray, h2: np.ndarray, h3: np.ndarray) -> np.ndarray:
+    """32-bit hash of a word 3-gram from its three word hashes (order matters)."""
+    with np.errstate(over="ignore"):
+        s = (h1 * _MIX + h2) * _MIX + h3
+    return ((s ^ (s >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def _minhash_segments(doc: np.ndarray, values: np.ndarray, n_docs: int, num_perm: int) -> np.ndarray:
+    """MinHash per document of (doc, shingle-hash) pairs sorted by doc; rows of empty docs stay max."""
+    a, b = permutations(num_perm)
+    out = np.full((num_perm, n_docs), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    mixed = fmix32(values)
+    for lo in range(0, len(values), _CHUNK):
+        d = doc[lo:lo + _CHUNK]
+        with np.errstate(over="ignore"):
+            phv = a[:, None] * mixed[None, lo:lo + _CHUNK] + b[:, None]  # (num_perm, chunk): rows contiguous
+        starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+        mins = np.minimum.reduceat(phv, starts, axis=1)
+        cols = d[starts]
+        out[:, cols] = np.minimum(out[:, cols], mins)  # a doc split across two chunks keeps the smaller
+    return out.T.copy()
 
 
 def _bands(sig: np.ndarray, n_bands: int) -> np.ndarray:
-    rows = sig.astype(np.uint64).reshape(n_bands, -1)
-    weights = _PRIME ** np.arange(rows.shape[1], dtype=np.uint64)
+    """(n_docs, num_perm) signatures -> (n_docs, n_bands) band keys."""
+    rows = sig.astype(np.uint64).reshape(sig.shape[0], n_bands, -1)
+    weights = _PRIME ** np.arange(rows.shape[2], dtype=np.uint64)
     with np.errstate(over="ignore"):
-        return ((rows * weights).sum(axis=1) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        return ((rows * weights).sum(axis=2) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def signature_frame(article_ids: list[str], bodies: list[str | None], min_words: int = 8) -> pl.DataFrame:
-    """Per record: `n_shingles`, `sig`, `sig_head` and one UInt32 column per LSH band."""
-    ids, n_sh, sigs, heads, bands = [], [], [], [], []
-    for aid, body in zip(article_ids, bodies):
-        tokens = _WORD.findall(body.lower()) if body else []
-        if len(tokens) < min_words:
-            continue
-        sh = _shingles(tokens)
-        sig = _minhash(sh, NUM_PERM)
-        head = _minhash(_shingles(tokens[:HEAD_WORDS]), NUM_PERM_HEAD)
-        ids.append(aid)
-        n_sh.append(len(set(sh)))
-        sigs.append(sig)
-        heads.append(head)
-        bands.append(np.concatenate([_bands(sig, BANDS), _bands(head, BANDS_HEAD)]))
-    band_matrix = np.vstack(bands) if bands else np.zeros((0, len(BAND_COLUMNS)), dtype=np.uint32)
+    """Per record with at least `min_words` words: `n_shingles`, `sig`, `sig_head`, one UInt32 column per band."""
+    tokens = (pl.Series("body", bodies, dtype=pl.String).str.to_lowercase()
+              .str.extract_all(WORD_PATTERN).fill_null([]).list.head(MAX_WORDS))
+    keep = np.flatnonzero((tokens.list.len() >= min_words).to_numpy())
+    ids = [article_ids[i] for i in keep]
+    if not ids:
+        return _empty_signatures()
+    kept = tokens.gather(keep)
+    lengths = kept.list.len().to_numpy()
+    words = kept.explode()
+    h = word_hashes(words)
+    doc = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
+    pos = np.arange(len(h)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    same_doc = doc[:-2] == doc[2:]
+    sh = shingle_hash(h[:-2], h[1:-1], h[2:])[same_doc]
+    sh_doc = doc[:-2][same_doc]
+    sh_pos = pos[:-2][same_doc]
+    # Sets of shingles: one (doc, hash) pair once.
+    full_keys = _sorted_unique((sh_doc.astype(np.uint64) << np.uint64(32)) | sh.astype(np.uint64))
+    f_doc = (full_keys >> np.uint64(32)).astype(np.int64)
+    f_val = (full_keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    head = sh_pos <= HEAD_WORDS - SHINGLE
+    head_keys = _sorted_unique((sh_doc[head].astype(np.uint64) << np.uint64(32)) | sh[head].astype(np.uint64))
+    sig = _minhash_segments(f_doc, f_val, len(ids), NUM_PERM)
+    sig_head = _minhash_segments((head_keys >> np.uint64(32)).astype(np.int64),
+                                 (head_keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), len(ids), NUM_PERM_HEAD)
+    band_matrix = np.hstack([_bands(sig, BANDS), _bands(sig_head, BANDS_HEAD)])
     return pl.DataFrame({
         "article_id": pl.Series(ids, dtype=pl.String),
-        "n_shingles": pl.Series(n_sh, dtype=pl.Int32),
+        "n_shingles": pl.Series(np.bincount(f_doc, minlength=len(ids)).astype(np.int32)),
         # Lists, not fixed-size arrays: the state index stores List(UInt32) and both must concat.
-        "sig": pl.Series([s.tolist() for s in sigs], dtype=pl.List(pl.UInt32)),
-        "sig_head": pl.Series([h.tolist() for h in heads], dtype=pl.List(pl.UInt32)),
+        "sig": pl.Series(sig).cast(pl.List(pl.UInt32)),
+        "sig_head": pl.Series(sig_head).cast(pl.List(pl.UInt32)),
         **{c: pl.Series(band_matrix[:, i], dtype=pl.UInt32) for i, c in enumerate(BAND_COLUMNS)},
     })
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+
+
+def _empty_signatures() -> pl.DataFrame:
+    return pl.DataFrame(schema={"article_id": pl.String, "n_shingles": pl.Int32, "sig": pl.List(pl.UInt32),
+                                "sig_head": pl.List(pl.UInt32), **{c: pl.UInt32 for c in BAND_COLUMNS}})
 
 
 def candidate_pairs(bands: pl.DataFrame) -> pl.DataFrame:

@@ -205,3 +205,28 @@ def test_choose_canonical_decides_each_group_separately():
     )
     out = dict(dedup.choose_canonical(m).select("article_id", "canonical_id").iter_rows())
     assert out == {"a1": "a1", "a2": "a1", "b1": "b2", "b2": "b2"}
+
+
+def test_batch_signatures_equal_datasketch_minhash():
+    """Our batch MinHash is datasketch's MinHash (affine32, seed 1) over the same shingle hashes."""
+    import re
+
+    import numpy as np
+    import xxhash
+    from datasketch import MinHash
+
+    bodies = [
+        "The council voted on Tuesday to close the old bridge for repairs until the spring thaw ends.",
+        "Fishermen in the harbour said the new quota would halve their catch and cost dozens of jobs.",
+    ]
+    frame = dedup.signature_frame(["x", "y"], bodies)
+    for aid, body in zip(["x", "y"], bodies):
+        toks = re.findall(r"[^\W_]+", body.lower())
+        hs = np.array([xxhash.xxh64_intdigest(t.encode()) for t in toks], dtype=np.uint64)
+        shingles = dedup.shingle_hash(hs[:-2], hs[1:-1], hs[2:]).tolist()
+        for column, n_perm, subset in (("sig", dedup.NUM_PERM, shingles),
+                                       ("sig_head", dedup.NUM_PERM_HEAD, shingles[: dedup.HEAD_WORDS - 2])):
+            ref = MinHash(num_perm=n_perm, seed=1, scheme="affine32", hashfunc=lambda v: v)
+            ref.update_batch(subset)
+            got = np.array(frame.filter(pl.col("article_id") == aid)[column][0].to_list(), dtype=np.uint32)
+            assert np.array_equal(got, np.asarray(ref.hashvalues, dtype=np.uint32)), column
