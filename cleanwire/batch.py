@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from cleanwire import dedup, features
-from cleanwire.parse import content_hash, parse_file, unreadable
+from cleanwire.parse import content_hash, unreadable
+from cleanwire.parse import parse_files as parse_many
 from cleanwire.schema import PARSED, conform
 
 FILE_STATUS_SCHEMA = {
@@ -60,11 +61,13 @@ def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
 
 def parse_files(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[dict]]:
     """Records of the files whose content changed, and one status row per file."""
-    records: list[dict] = []
     status: list[dict] = []
+    readable: list[tuple[str, bytes]] = []
+    slots: list[list[dict] | None] = []  # per changed file: its records, or None to take from the parse
+    slot_rows: list[dict] = []           # per changed file: its status row
     for f in files:
         if f.problem:
-            recs = [unreadable(f.source_file, f.problem)]
+            slots.append([unreadable(f.source_file, f.problem)])
             digest = None
         else:
             data, err = read_capped(f.path, max_bytes)
@@ -73,11 +76,21 @@ def parse_files(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[
                 status.append({"source_file": f.source_file, "size": f.size, "mtime_ns": f.mtime_ns,
                                "content_hash": digest, "status": "unchanged", "n_records": 0})
                 continue
-            recs = [unreadable(f.source_file, err)] if data is None else parse_file(f.source_file, data)
+            if data is None:
+                slots.append([unreadable(f.source_file, err)])
+            else:
+                readable.append((f.source_file, data))
+                slots.append(None)
+        row = {"source_file": f.source_file, "size": f.size, "mtime_ns": f.mtime_ns,
+               "content_hash": digest, "status": "changed" if f.prev_hash else "new", "n_records": 0}
+        status.append(row)
+        slot_rows.append(row)
+    parsed = iter(parse_many(readable))
+    records: list[dict] = []
+    for row, recs in zip(slot_rows, slots):
+        recs = recs if recs is not None else next(parsed)
+        row["n_records"] = len(recs)
         records.extend(recs)
-        status.append({"source_file": f.source_file, "size": f.size, "mtime_ns": f.mtime_ns,
-                       "content_hash": digest, "status": "changed" if f.prev_hash else "new",
-                       "n_records": len(recs)})
     return records, status
 
 

@@ -59,6 +59,50 @@ def unreadable(source_file: str, reason: str, digest: str | None = None, fmt: st
 
 def parse_file(source_file: str, data: bytes) -> list[dict]:
     """All records of one raw file (`source_file` is its path relative to the input dir)."""
+    return parse_files([(source_file, data)])[0]
+
+
+def parse_files(items: list[tuple[str, bytes]]) -> list[list[dict]]:
+    """The records of many raw files at once.
+
+    Per file: decode, pick the format, split JSON records, extract HTML. Then
+    all page dumps, and all feed bodies, are parsed in one vectorised pass each
+    (`text_dump.parse_page_dumps`, `clean_body_texts`). If a pass fails, the
+    files are parsed one by one, so that one bad file is reported on its own.
+    """
+    from cleanwire.formats.text_dump import clean_body_texts, parse_page_dumps
+
+    out: list[list[dict]] = []
+    dumps: list[tuple[dict, str]] = []   # (record, text) awaiting the page-dump pass
+    bodies: list[tuple[dict, str]] = []  # (record, raw body) awaiting the body pass
+    for source_file, data in items:
+        recs = _prepare(source_file, data, dumps, bodies)
+        out.append(recs)
+    try:
+        _finish(dumps, bodies, parse_page_dumps, clean_body_texts)
+    except Exception:  # noqa: BLE001 - isolate the file that broke the batch pass
+        for rec, text in dumps:
+            _finish([(rec, text)], [], parse_page_dumps, clean_body_texts, isolate=True)
+        for rec, text in bodies:
+            _finish([], [(rec, text)], parse_page_dumps, clean_body_texts, isolate=True)
+    return out
+
+
+def _finish(dumps, bodies, parse_page_dumps, clean_body_texts, isolate: bool = False) -> None:
+    try:
+        for (rec, _), fields in zip(dumps, parse_page_dumps([t for _, t in dumps]) if dumps else []):
+            rec.update(fields)
+        for (rec, _), (body, cut, last) in zip(bodies, clean_body_texts([t for _, t in bodies]) if bodies else []):
+            rec.update(body=body, cut_marker=cut, last_paragraph=last)
+    except (Exception, RecursionError) as e:  # noqa: BLE001
+        if not isolate:
+            raise
+        for rec, _ in dumps + bodies:
+            rec["read_error"] = f"{rec.get('format')} parser failed: {type(e).__name__}: {str(e)[:200]}"
+
+
+def _prepare(source_file: str, data: bytes, dumps: list, bodies: list) -> list[dict]:
+    """Records of one file, with their text queued for the batch passes."""
     digest = content_hash(data)
     decoded = decode_bytes(data)
     if decoded.text is None:
@@ -66,24 +110,23 @@ def parse_file(source_file: str, data: bytes) -> list[dict]:
     fmt = detect_format(source_file, decoded.text)
     try:
         if fmt in ("json", "jsonl"):
-            return _parse_json(source_file, decoded.text, fmt, decoded.encoding, digest)
+            return _parse_json(source_file, decoded.text, fmt, decoded.encoding, digest, bodies)
+        rec = _base(source_file, source_file, fmt, decoded.encoding, digest)
         if fmt == "html":
             from cleanwire.formats.html import parse_html
 
-            fields = parse_html(decoded.text)
+            rec.update(parse_html(decoded.text))
         else:
-            from cleanwire.formats.text_dump import parse_page_dump
-
-            fields = parse_page_dump(decoded.text)
+            dumps.append((rec, decoded.text))
+        return [rec]
     except RecursionError:
         return [unreadable(source_file, f"{fmt} too deeply nested to parse", digest, fmt, decoded.encoding)]
     except Exception as e:  # noqa: BLE001 - bad input is data: keep the reason, go on
         return [unreadable(source_file, f"{fmt} parser failed: {type(e).__name__}: {str(e)[:200]}",
                            digest, fmt, decoded.encoding)]
-    return [{**_base(source_file, source_file, fmt, decoded.encoding, digest), **fields}]
 
 
-def _parse_json(source_file: str, text: str, fmt: str, encoding: str | None, digest: str) -> list[dict]:
+def _parse_json(source_file: str, text: str, fmt: str, encoding: str | None, digest: str, bodies: list) -> list[dict]:
     records, many = split_json_records(text, is_lines=(fmt == "jsonl"))
     if not records:
         return [unreadable(source_file, "JSON file holds no records", digest, fmt, encoding)]
@@ -94,10 +137,14 @@ def _parse_json(source_file: str, text: str, fmt: str, encoding: str | None, dig
             out.append(unreadable(source_file, error or "not a JSON object", digest, fmt, encoding, sp))
             continue
         try:
-            fields = record_to_fields(obj)
+            fields = record_to_fields(obj, clean_body=False)
         except Exception as e:  # noqa: BLE001
             out.append(unreadable(source_file, f"record {n}: {type(e).__name__}: {str(e)[:200]}",
                                   digest, fmt, encoding, sp))
             continue
-        out.append({**_base(source_file, sp, fmt, encoding, digest), **fields})
+        raw = fields.pop("raw_body")
+        rec = {**_base(source_file, sp, fmt, encoding, digest), **fields}
+        if raw:
+            bodies.append((rec, raw))
+        out.append(rec)
     return out

@@ -216,10 +216,6 @@ UNBULLETED = ["Reclining seat, was $60, now $45", "Breakfast in the dining car, 
 UNBULLETED_BODY = "\n\n".join([DEAL_INTRO, *UNBULLETED[:2], DEAL_MIDDLE, *UNBULLETED[2:]])
 
 
-@pytest.mark.xfail(strict=True, reason="unbulleted deal items between prose paragraphs are dropped as inline "
-                                       "headlines of other articles (few words shared with the body); with only "
-                                       "prose left before it, the last item is judged a sentence cut mid-way: "
-                                       "truncated_body is raised on a complete list article")
 def test_list_like_article_with_unbulleted_items_is_not_truncated():
     row = parsed(page(UNBULLETED_BODY))
     assert row["ends_cleanly"] is True

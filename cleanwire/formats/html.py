@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from cleanwire.boilerplate import classify_line, is_generic_label
+from cleanwire.boilerplate import is_generic_label, is_related_link
 from cleanwire.dates import parse_date_value
 from cleanwire.formats.text_dump import clean_body_text
 from cleanwire.text import normalise_whitespace
@@ -68,8 +68,8 @@ def parse_html(text: str) -> dict:
     if doc is None:
         out["title"] = _headline(tree, ld, None, None)
     if out["title"]:
-        kind = classify_line(out["title"]).kind
-        out["title_kind"] = "related" if kind == "related" else ("label" if is_generic_label(out["title"]) else "headline")
+        out["title_kind"] = ("related" if is_related_link(out["title"])
+                             else "label" if is_generic_label(out["title"]) else "headline")
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from cleanwire.boilerplate import classify_line, is_generic_label
+from cleanwire.boilerplate import is_generic_label, is_related_link
 from cleanwire.dates import parse_date_value
 from cleanwire.formats.html import _url_date
 from cleanwire.formats.text_dump import clean_body_text
@@ -162,12 +162,16 @@ def html_to_text(text: str) -> str:
     return root.text_content()
 
 
-def record_to_fields(obj: dict) -> dict:
+def record_to_fields(obj: dict, clean_body: bool = True) -> dict:
+    """A record's fields. With clean_body=False the body is left raw (key `raw_body`) for a
+    batch of records to be cleaned in one pass (`text_dump.clean_body_texts`)."""
     obj = _flatten(obj)
     title = normalise_whitespace(_as_text(_get(obj, TITLE_KEYS)))
     raw_body = _as_text(_get(obj, BODY_KEYS), joiner="\n\n")
     raw_body = html_to_text(raw_body) if raw_body else raw_body
-    body, cut, last = clean_body_text(raw_body) if raw_body else (None, None, None)
+    body = cut = last = None
+    if clean_body and raw_body:
+        body, cut, last = clean_body_text(raw_body)
     url = _as_text(_get(obj, URL_KEYS))
     date = parse_date_value(_get(obj, DATE_KEYS))
     date_kind = "metadata" if date else None
@@ -176,12 +180,15 @@ def record_to_fields(obj: dict) -> dict:
         date_kind = "url" if date else None
     title_kind = None
     if title:
-        kind = classify_line(title).kind
-        title_kind = "related" if kind == "related" else ("label" if is_generic_label(title) else "headline")
-    return {
+        title_kind = "related" if is_related_link(title) else ("label" if is_generic_label(title) else "headline")
+    fields = {
         "title": title, "subtitle": normalise_whitespace(_as_text(_get(obj, SUBTITLE_KEYS))),
         "published_date": date, "date_kind": date_kind,
         "section": normalise_whitespace(_as_text(_get(obj, SECTION_KEYS))),
         "author": normalise_whitespace(_as_text(_get(obj, AUTHOR_KEYS))), "dateline": None,
-        "body": body, "cut_marker": cut, "last_paragraph": last, "title_kind": title_kind, "title_repeated": False, "url": url,
+        "body": body, "cut_marker": cut, "last_paragraph": last, "title_kind": title_kind, "title_repeated": False,
+        "url": url,
     }
+    if not clean_body:
+        fields["raw_body"] = raw_body
+    return fields

@@ -4,7 +4,7 @@ A page dump is whatever text a scraper kept: a clean extract (headline, body),
 a full page (menus, read-time badge, headline twice, photo caption, byline,
 related links, lists of other headlines, cookie banner) or a wire layout
 (section label, headline, dateline city, date line). The parser works in three
-passes over classified lines (`boilerplate.classify_line`):
+passes over classified lines (`boilerplate.classify_lines`, vectorised over a batch):
 
 1. the body is the largest cluster of prose paragraphs; header furniture found
    near its top (a date, a byline, a repeated headline) moves its start below;
@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from cleanwire.boilerplate import DROP_KINDS, LineInfo, classify_line, is_generic_label
-from cleanwire.text import overlap, split_lines, stem_vocab, title_case_share, words
+from cleanwire.boilerplate import DROP_KINDS, LineInfo, is_generic_label, line_infos
+from cleanwire.text import clean_lines_batch, content_words, split_lines, stem, title_case_share, words
 
 # Kinds that make up the byline area between a headline and its body.
 _HEADER_FURNITURE = {"date", "last_updated", "byline", "caption", "read_time", "ad", "source", "nav", "share"}
@@ -42,7 +42,11 @@ _GLUED_RELATED = re.compile(r"(?<=[.!?\"”’)])\s?Related:?\s?(?=[A-Z0-9‘'\"
 
 
 def _lines(text: str) -> list[str]:
-    lines = [_GLUED_RELATED.sub("", x) if "Related" in x else x for x in split_lines(text)]
+    return _fix_lines(split_lines(text))
+
+
+def _fix_lines(lines: list[str]) -> list[str]:
+    lines = [_GLUED_RELATED.sub("", x) if "Related" in x else x for x in lines]
     return _unwrap(lines) if _hard_wrapped(lines) else lines
 
 
@@ -73,9 +77,26 @@ def _unwrap(lines: list[str]) -> list[str]:
     return out
 
 
+def parse_page_dumps(texts: list[str]) -> list[dict]:
+    """Fields of many page dumps; their lines are classified in one vectorised pass."""
+    return [_parse_infos(infos) for infos in _classified(texts)]
+
+
 def parse_page_dump(text: str) -> dict:
-    lines = _lines(text)
-    infos = [classify_line(x) for x in lines]
+    return parse_page_dumps([text])[0]
+
+
+def _classified(texts: list[str]) -> list[list[LineInfo]]:
+    per_text = [_fix_lines(lines) for lines in clean_lines_batch(texts)]
+    flat = line_infos([x for lines in per_text for x in lines])
+    out, k = [], 0
+    for lines in per_text:
+        out.append(flat[k:k + len(lines)])
+        k += len(lines)
+    return out
+
+
+def _parse_infos(infos: list[LineInfo]) -> dict:
     span = _body_span(infos)
     out: dict = {"title": None, "subtitle": None, "published_date": None, "section": None,
                  "author": None, "dateline": None, "body": None, "title_kind": None,
@@ -89,18 +110,17 @@ def parse_page_dump(text: str) -> dict:
     if span:
         start = _skip_header_furniture(infos, start, end)
         out["subtitle"] = _standfirst(infos, span[0], start)
-    lede = " ".join(infos[i].text for i in range(start, min(len(infos), start + 12)) if infos[i].kind == "prose")
-    _read_header(infos, start, out, stem_vocab(lede))
+    _read_header(infos, start, out)
     _read_date(infos, start, end, out)
     if span:
-        body_lines, cut = _body_lines(infos, start, end, out.get("title"))
+        paragraphs, cut = _body_lines(infos, start, end, out.get("title"))
         out["cut_marker"] = cut
-        out["body"] = "\n\n".join(body_lines) or None
-        out["last_paragraph"] = last_prose_paragraph(body_lines)
+        out["body"] = "\n\n".join(p.text for p in paragraphs) or None
+        out["last_paragraph"] = last_prose_paragraph(paragraphs)
     return out
 
 
-def last_prose_paragraph(paragraphs: list[str]) -> str | None:
+def last_prose_paragraph(paragraphs: list[LineInfo]) -> str | None:
     """The last paragraph of running text, passing over end matter.
 
     Credit lines ('© Reuters', '___', '(Reporting by ...)', '[ The Verge ]'),
@@ -108,15 +128,14 @@ def last_prose_paragraph(paragraphs: list[str]) -> str | None:
     truncation check looks at the prose before them.
     """
     for p in reversed(paragraphs):
-        kind = classify_line(p).kind
-        if kind in ("credit", "symbol", "caption", "source"):
+        if p.kind in ("credit", "symbol", "caption", "source"):
             continue
-        if _BRACKETED.match(p):
+        if _BRACKETED.match(p.text):
             continue
-        if _is_end_label(p):
+        if _is_end_label(p.text):
             continue
-        return p
-    return paragraphs[-1] if paragraphs else None
+        return p.text
+    return paragraphs[-1].text if paragraphs else None
 
 
 def _is_end_label(p: str) -> bool:
@@ -197,7 +216,7 @@ def _standfirst(infos: list[LineInfo], first_prose: int, start: int) -> str | No
 
 # ------------------------------------------------------------------ header
 
-def _read_header(infos: list[LineInfo], start: int, out: dict, lede: set[str]) -> None:
+def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
     """Find the headline in the header block above the body.
 
     Walking up from the body, byline-area furniture (dates, bylines, captions,
@@ -350,7 +369,7 @@ def _read_date(infos: list[LineInfo], start: int, end: int, out: dict) -> None:
 
 # ------------------------------------------------------------------ body lines
 
-def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) -> tuple[list[str], str | None]:
+def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) -> tuple[list[LineInfo], str | None]:
     kept: list[int] = []
     for i in range(start, end + 1):
         info = infos[i]
@@ -436,43 +455,48 @@ def _is_fragment(line: str) -> bool:
     return lower >= max(1, (len(ws) - 1) // 2) and not _SENTENCE_END.search(line)
 
 
-def _drop_inline_headlines(texts: list[str], infos: list[LineInfo], protected: list[bool] | None = None) -> list[str]:
+def _drop_inline_headlines(paras: list[LineInfo], protected: list[bool]) -> list[LineInfo]:
     """Drop other articles' headlines standing between paragraphs; keep subheadings.
 
     A subheading shares the article's vocabulary and is short; a related
     headline is a long Title-Case line, or one whose words the article never uses.
     """
-    if len(texts) < 3:
-        return texts
-    vocab = Counter(s for t in texts for s in stem_vocab(t))
-    out = []
-    for k, (t, info) in enumerate(zip(texts, infos)):
-        if info.kind != "short" or (protected and protected[k]):
-            out.append(t)
+    judged = [k for k, p in enumerate(paras)
+              if p.kind == "short" and not protected[k] and p.n_words >= 5 and not _LIST_ITEM.match(p.text)]
+    if len(paras) < 3 or not judged:
+        return paras
+    # A word stem is used elsewhere when it occurs in the article more often than in the line
+    # itself (substring counts on the lower-cased text: no need to tokenise the whole body).
+    article = "\n".join(p.text for p in paras).lower()
+    drop = set()
+    for k in judged:
+        line = paras[k].text.lower()
+        own = {stem(w) for w in content_words(line)}
+        if not own:
             continue
-        own = stem_vocab(t)
-        rest = {s for s, c in vocab.items() if c > (1 if s in own else 0)}
-        ov = overlap(t, rest)
-        n = info.n_words
-        if _LIST_ITEM.match(t):
-            out.append(t)  # 'Aug. 14 -- Pepsi Center, Denver, CO', '• item', '3. item'
-            continue
-        if n >= 8 and title_case_share(t) >= 0.75 and (ov is None or ov < 0.6):
-            continue
-        if n >= 5 and ov is not None and ov < 0.35:
-            continue
-        out.append(t)
-    return out
+        ov = sum(article.count(x) > line.count(x) for x in own) / len(own)  # share used elsewhere
+        if paras[k].n_words >= 8 and title_case_share(paras[k].text) >= 0.75 and ov < 0.6:
+            drop.add(k)
+        elif ov < 0.35:
+            drop.add(k)
+    return [p for k, p in enumerate(paras) if k not in drop]
 
 
-def clean_body_text(text: str) -> tuple[str | None, str | None, str | None]:
-    """A text that is only a body (a feed's `content`, an extractor's output).
+def clean_body_texts(texts: list[str]) -> list[tuple[str | None, str | None, str | None]]:
+    """Texts that are only a body (a feed's `content`, an extractor's output), in one pass.
 
     The same line rules apply (furniture dropped, inline headlines of other
     articles dropped, cut-off stubs recognised), without looking for a header.
-    Returns (body, cut_marker, last_paragraph).
+    Returns (body, cut_marker, last_paragraph) for each text.
     """
-    infos = [classify_line(x) for x in _lines(text)]
+    return [_clean_body(infos) for infos in _classified(texts)]
+
+
+def clean_body_text(text: str) -> tuple[str | None, str | None, str | None]:
+    return clean_body_texts([text])[0]
+
+
+def _clean_body(infos: list[LineInfo]) -> tuple[str | None, str | None, str | None]:
     keep = [i for i, info in enumerate(infos) if info.kind not in DROP_KINDS
             and info.kind not in ("blank", "symbol", "list_start", "cookie")]
     # Stubs such as 'Continue reading' / 'Read more' that end the text mark a cut.
@@ -482,17 +506,17 @@ def clean_body_text(text: str) -> tuple[str | None, str | None, str | None]:
         cut = _stub_name(infos[tail[-1]].text)
     if not keep:
         return None, cut, None
-    body_lines, glued_cut = _body_lines_from(infos, keep, {keep[-1]})
-    return ("\n\n".join(body_lines) or None), cut or glued_cut, last_prose_paragraph(body_lines)
+    paragraphs, glued_cut = _body_lines_from(infos, keep, {keep[-1]})
+    body = "\n\n".join(p.text for p in paragraphs) or None
+    return body, cut or glued_cut, last_prose_paragraph(paragraphs)
 
 
 def _body_lines_from(infos: list[LineInfo], kept: list[int], protected: set[int] = frozenset()
-                     ) -> tuple[list[str], str | None]:
-    texts = _drop_inline_headlines([infos[i].text for i in kept], [infos[i] for i in kept],
-                                   [i in protected for i in kept])
+                     ) -> tuple[list[LineInfo], str | None]:
+    paras = _drop_inline_headlines([infos[i] for i in kept], [i in protected for i in kept])
     cut = None
-    if texts:
-        last = texts[-1]
+    if paras:
+        last = paras[-1].text
         m = _TRAILING_STUB.search(last)
         if m:
             cut = "chars"
@@ -500,7 +524,7 @@ def _body_lines_from(infos: list[LineInfo], kept: list[int], protected: set[int]
         elif _ELLIPSIS_END.search(last):
             cut = "ellipsis"
         if last:
-            texts[-1] = last
+            paras[-1] = LineInfo(paras[-1].kind, last, paras[-1].n_words, paras[-1].date)
         else:
-            texts.pop()
-    return texts, cut
+            paras.pop()
+    return paras, cut
