@@ -124,7 +124,12 @@ def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str, 
 
 
 def task_runner_for(config: RunConfig, n_batches: int):
-    """Dask when asked; a process pool for real work; threads for a single batch (no spawn cost)."""
+    """Dask when asked; a process pool for real work; threads for a single batch (no spawn cost).
+
+    Local worker processes get one polars thread each: the parallelism is the
+    processes, and N processes x N threads would only fight over the cores.
+    """
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")  # read by the workers' polars at import
     if config.dask_address or config.dask_workers:
         from prefect_dask import DaskTaskRunner
 

@@ -1,0 +1,58 @@
+"""Scale-out: the batch tasks on a real dask.distributed LocalCluster give the same datasets.
+
+The cluster is started by the test (2 worker processes, like an existing cluster
+a user points cleanwire at with --dask-address); its workers import cleanwire
+like any worker would.
+"""
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import helpers as h
+
+COLUMNS = ["article_id", "source_path", "title", "published_date", "body", "word_count", "issues", "duplicate_of"]
+
+
+def _mixed_input(raw) -> None:
+    """Clean articles, defects, a duplicate across files, a feed: enough to cross batches."""
+    h.write_clean_articles(raw, range(900, 912), prefix="a")
+    a, b = h.make_article(950), h.make_article(951)
+    h.write(raw, "dups/page.txt", h.full_page_dump(a))
+    h.write(raw, "dups/clean-undated.txt", h.clean_dump(a, date=False))
+    h.write(raw, "defects/cut.txt", h.cut_mid_sentence_dump(b))
+    h.write(raw, "defects/untitled.txt", h.no_title_dump(h.make_article(952)))
+    h.write(raw, "feeds/f.jsonl", "\n".join(h.json_record(h.make_article(s)) for s in (960, 961, 962)) + "\n{bad\n")
+    h.write(raw, "junk/empty.txt", b"")
+
+
+def _frame(out, name) -> pl.DataFrame:
+    return h.read_dataset(out, name).select(COLUMNS).sort("source_path")
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_dask_cluster_gives_the_same_datasets_as_the_local_run(run_etl, tmp_path, dask_cluster):
+    raw = tmp_path / "raw"
+    _mixed_input(raw)
+    local, on_dask = tmp_path / "local", tmp_path / "dask"
+    # Small batches so that several batch tasks run, on both workers of the cluster.
+    s1 = run_etl(raw, local, batch_files=4, max_quarantined_share=1.0)
+    s2 = run_etl(raw, on_dask, batch_files=4, max_quarantined_share=1.0,
+                 dask_address=dask_cluster.scheduler_address)
+    assert s1.is_completed() and s2.is_completed(), (s1.message, s2.message)
+    for name in ("published", "quarantine"):
+        a, b = _frame(local, name), _frame(on_dask, name)
+        assert a.height > 0
+        assert a.equals(b), f"{name} differs between the local run and the Dask run"
+    # The batch tasks really ran on the cluster: its scheduler saw them.
+    seen = {str(k) for k in dask_cluster.scheduler.task_prefixes}
+    assert "parse_batch" in seen, f"the batch tasks did not run on the Dask cluster (saw {seen})"
