@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from cleanwire import dedup
+from cleanwire import dedup, metrics
 from cleanwire.validate import SuiteFile, Validation, Validator, issues_frame
 
 # Columns of the narrow run frame (everything but the body and the signatures).
@@ -33,7 +33,8 @@ class RunChecks:
     rows: Validation             # final row-suite validation
     batch: Validation            # batch-suite validation (the gate)
     groups: int                  # duplicate groups found
-    records: pl.DataFrame        # article_id, source_file, word_count, issues: for metrics
+    records: pl.DataFrame        # article_id, source_path, source_file, title, word_count, issues, detail
+    drift: pl.DataFrame          # per source folder: drift against its history
 
     @property
     def gate_ok(self) -> bool:
@@ -125,14 +126,20 @@ def apply_fills(frame: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def batch_frame(frame: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
-    return (frame.select("article_id", "source_file").join(decisions.select("article_id", "issues"), on="article_id")
-            .with_columns((pl.col("issues").list.len() > 0).cast(pl.Int64).alias("is_quarantined")))
+def batch_frame(frame: pl.DataFrame, decisions: pl.DataFrame, drift: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per record: is_quarantined, and its source folder's drift against history."""
+    f = (frame.select("article_id", "source_file", "word_count")
+         .join(decisions.select("article_id", "issues"), on="article_id")
+         .with_columns((pl.col("issues").list.len() > 0).cast(pl.Int64).alias("is_quarantined"),
+                       metrics.source_folder()))
+    if drift is not None:
+        f = f.join(drift, on="source", how="left")
+    return f
 
 
 def run_checks(frame: pl.DataFrame, run_sigs: pl.DataFrame, published: pl.DataFrame | None,
                published_sigs: pl.DataFrame | None, rows_suite: SuiteFile, batch_suite: SuiteFile,
-               validator: Validator, th: dedup.DedupThresholds) -> RunChecks:
+               validator: Validator, th: dedup.DedupThresholds, history: pl.DataFrame | None = None) -> RunChecks:
     """Every record's decision for this run (see the module doc for the order)."""
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of"))
     first = validator.run(frame, rows_suite)
@@ -144,10 +151,24 @@ def run_checks(frame: pl.DataFrame, run_sigs: pl.DataFrame, published: pl.DataFr
     issues = issues_frame(rows, final_frame["article_id"])
     decisions = (final_frame.select("article_id", "duplicate_of", *[f"fill_{c}" for c in MERGED])
                  .join(issues, on="article_id", how="left"))
-    bframe = batch_frame(final_frame, decisions)
+    records = final_frame.select("article_id", "source_path", "source_file", "title", "word_count").join(
+        decisions.select("article_id", "issues", "detail"), on="article_id")
+    now = metrics.run_metrics(records, "current", "")
+    drifts = metrics.drift(now, history)
+    bframe = batch_frame(final_frame, decisions, drifts)
     suite, skipped = batch_suite.applicable(bframe.height)
     batch = validator.run(bframe, suite, docs=True)
     batch.skipped = skipped
-    records = final_frame.select("article_id", "source_file", "word_count").join(
-        decisions.select("article_id", "issues"), on="article_id")
-    return RunChecks(decisions, rows, batch, groups["group_id"].n_unique() if groups.height else 0, records)
+    _name_sources(batch, bframe)
+    return RunChecks(decisions, rows, batch, groups["group_id"].n_unique() if groups.height else 0, records, drifts)
+
+
+def _name_sources(batch: Validation, bframe: pl.DataFrame) -> None:
+    """A failing drift expectation names the source folders whose rows failed, and the values."""
+    for f in batch.failures:
+        if not f.article_ids or not f.column or not f.column.startswith("drift_"):
+            continue
+        bad = (bframe.filter(pl.col("article_id").is_in(f.article_ids))
+               .group_by("source").agg(pl.col(f.column).first()).sort("source"))
+        named = ", ".join(f"{s} ({f.column} = {v:.2f})" for s, v in bad.iter_rows())
+        f.message = f"{f.message}: {named}"

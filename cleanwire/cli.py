@@ -20,8 +20,9 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cleanwire: raw news scrapes -> clean, validated Parquet (Prefect + Great Expectations).")
-console = Console(stderr=True)
-out_console = Console()
+# Messages are never wrapped at 80 columns when the output is a log or a pipe.
+console = Console(stderr=True, soft_wrap=True)
+out_console = Console(soft_wrap=True)
 
 # Prefect's local API needs ~15 s to start on a small machine; its default timeout (20 s)
 # fails a newcomer's first run. The console handler is quietened (logs still reach the API).
@@ -233,7 +234,8 @@ def print_summary(s: dict) -> None:
     out_console.print(f"published:  {out / 'published/articles'}  (version {s.get('version')}, "
                       f"{s.get('published_total', s['published'])} records in all)", highlight=False)
     out_console.print(f"quarantine: {out / 'quarantine/articles'}", highlight=False)
-    out_console.print(f"report:     {s['reports'].get('summary', out / 'reports')}", highlight=False)
+    out_console.print(f"report:     {s['reports'].get('html') or s['reports'].get('summary', out / 'reports')}",
+                      highlight=False)
     out_console.print(f"data docs:  {s['reports']['data_docs']}", highlight=False)
 
 
@@ -393,6 +395,22 @@ def reprocess_quarantine(
     print_summary(summary)
     if not summary.get("_ok", True):
         raise typer.Exit(1)
+
+
+@app.command()
+def report(output: Path = typer.Argument(Path("data"), help="The output folder of cleanwire run.")) -> None:
+    """Print the latest run's summary and where its HTML report is."""
+    from cleanwire.report import latest_summary
+
+    s = latest_summary(output)
+    if s is None:
+        _fail(f"no run report in {output / 'reports'} (has `cleanwire run --output {output}` run yet?)", 1)
+    print_summary(s)
+    stages = s.get("stage_seconds") or {}
+    if stages:
+        out_console.print("stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()), highlight=False)
+    if s["reports"].get("latest_html"):
+        out_console.print(f"HTML report: {s['reports']['latest_html']}", highlight=False)
 
 
 @app.command("eval")

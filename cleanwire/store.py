@@ -295,10 +295,16 @@ class Store:
         cur = self.current_version()
         versions = self.list_versions()
         if to is None:
+            # The version the current one was built on (after an earlier rollback that is not
+            # simply the next lower number), else the next lower number.
+            parent = self.manifest(cur).get("parent") if cur is not None else None
             older = [v for v in versions if cur is not None and v < cur]
-            if not older:
+            if parent in versions:
+                to = parent
+            elif older:
+                to = older[-1]
+            else:
                 raise StoreError("no earlier version to roll back to")
-            to = older[-1]
         if to not in versions:
             raise StoreError(f"version {to} does not exist (have {versions})")
         self._switch(to)

@@ -24,7 +24,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from cleanwire import checks, dedup, metrics, progress
+from cleanwire import checks, dedup, html_report, metrics, progress
 from cleanwire.batch import BatchResult, FileRef, process_batch
 from cleanwire.config import RunConfig, check_paths
 from cleanwire.discover import Discovery, discover, make_batches
@@ -58,13 +58,13 @@ def parse_batch(files: list[FileRef], work_dir: str, batch_no: int, run_id: str,
 
 @task(name="checks")
 def run_checks(results: list[BatchResult], store: Store, suites, docs_dir: Path,
-               thresholds: dedup.DedupThresholds) -> checks.RunChecks:
+               thresholds: dedup.DedupThresholds, replaced: set[str]) -> checks.RunChecks:
     paths = [r.records_path for r in results if r.records_path]
     frame = checks.narrow_frame(paths)
-    published, published_sigs = published_index(store)
+    published, published_sigs = published_index(store, exclude_files=replaced)
     rows_suite, batch_suite = suites
     return checks.run_checks(frame, checks.signatures(paths), published, published_sigs, rows_suite,
-                             batch_suite, Validator(docs_dir), thresholds)
+                             batch_suite, Validator(docs_dir), thresholds, metrics.read_history(store.out))
 
 
 @task(name="publish")
@@ -79,8 +79,12 @@ def report(config: RunConfig, run_id: str, summary: dict, decided: checks.RunChe
     out = config.output_dir
     if decided is not None:
         summary["reports"]["validation"] = write_validations(out, run_id, [decided.rows, decided.batch])
-        rows = metrics.run_metrics(decided.records, run_id, dt.datetime.now(dt.timezone.utc).isoformat())
+        rows = metrics.run_metrics(decided.records, run_id, dt.datetime.now(dt.timezone.utc).isoformat(),
+                                   gate_ok=decided.gate_ok)
         summary["reports"]["metrics_history"] = str(metrics.append_history(out, rows))
+        page = html_report.write_reports(out, run_id, summary, decided.records, metrics.read_history(out))
+        summary["reports"]["html"] = str(page)
+        summary["reports"]["latest_html"] = str(page.parent.parent / "latest.html")
     summary["reports"]["summary"] = str(write_summary(out, run_id, summary))
     create_table_artifact(key="news-etl-summary", table=summary_table(summary),
                           description=f"cleanwire run {run_id}")
@@ -151,7 +155,7 @@ def task_runner_for(config: RunConfig, n_batches: int):
 def new_run_id() -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     fr = flow_run.get_id()
-    return f"{stamp}-{str(fr)[:8]}" if fr else stamp
+    return f"{stamp}-{str(fr)[-8:]}" if fr else stamp  # the random end of the id (its start is a timestamp)
 
 
 @flow(name="news-etl")
@@ -192,10 +196,19 @@ def news_etl(config: RunConfig = RunConfig()) -> dict:
             tick = time.perf_counter()
             results = run_batches(config, batches, str(work), run_id)
             stages["parse"] = time.perf_counter() - tick
+            if not any(r.records_path for r in results):
+                # Files whose stat changed but whose bytes did not (touched, downloaded again):
+                # nothing to check or publish, and no new version.
+                summary["files"].update(unchanged=files_total)
+                summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.items()}
+                summary["seconds"] = round(time.perf_counter() - t0, 2)
+                log.info("%d files re-read: content unchanged, nothing to publish", len(found.to_process))
+                return report(config, run_id, summary, None)
             progress.report("check", 0, 1)
             tick = time.perf_counter()
             thresholds = dedup.DedupThresholds(config.min_containment, config.min_head_jaccard)
-            decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds)
+            replaced = {f.source_file for f in found.to_process}
+            decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds, replaced)
             stages["checks"] = time.perf_counter() - tick
             progress.report("publish", 0, 1)
             tick = time.perf_counter()
