@@ -20,11 +20,12 @@ import polars as pl
 from cleanwire import dedup, metrics
 from cleanwire.validate import SuiteFile, Validation, Validator, issues_frame
 
-# Columns of the narrow run frame (everything but the body and the signatures).
-NARROW = ["article_id", "source_path", "source_file", "title", "subtitle", "published_date", "section", "author",
-          "dateline", "word_count", "title_kind", "is_readable", "has_date", "has_title", "body_words",
-          "title_body_score", "ends_cleanly"]
+# Columns of the narrow run frame: ids, the features the suites test, what merging and metrics need.
+# Bodies, signatures and the other text fields stay in the batch files.
+NARROW = ["article_id", "source_path", "source_file", "title", "published_date", "word_count", "title_kind",
+          "is_readable", "has_date", "has_title", "body_words", "title_body_score", "ends_cleanly"]
 MERGED = dedup.MERGED_FIELDS
+_FIELDS = ["article_id", "source_path", "word_count", "title_body_score", *MERGED]
 
 
 @dataclass
@@ -41,54 +42,70 @@ class RunChecks:
         return not self.batch.blocking()
 
 
-def narrow_frame(records_paths: list[str]) -> pl.DataFrame:
-    if not records_paths:
-        return pl.DataFrame()
-    return pl.scan_parquet(records_paths).select(NARROW).collect()
+@dataclass
+class Sources:
+    """Where records live, read lazily: this run's batch files and the published index.
+
+    Whole-run steps read one or two columns at a time from them, so memory
+    follows the width of what is read, not the size of the dataset.
+    """
+    run: pl.LazyFrame
+    published: pl.LazyFrame | None = None   # published records' index rows (fields, signatures, bands)
+
+    @classmethod
+    def of(cls, records_paths: list[str], published: pl.LazyFrame | None = None) -> "Sources":
+        return cls(pl.scan_parquet(records_paths), published)
 
 
-def signatures(paths: list[str], ids: pl.Series | None = None) -> pl.DataFrame:
-    """Bands and signatures of records with a body (optionally only `ids`)."""
-    if not paths:
-        return pl.DataFrame()
-    lf = pl.scan_parquet(paths).filter(pl.col("n_shingles").is_not_null())
-    if ids is not None:
-        lf = lf.filter(pl.col("article_id").is_in(ids.implode()))
-    return lf.select("article_id", "n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS).collect()
+def narrow_frame(src: Sources) -> pl.DataFrame:
+    return src.run.select(NARROW).collect()
 
 
-def find_duplicates(run_sigs: pl.DataFrame, published_sigs: pl.DataFrame | None,
-                    th: dedup.DedupThresholds) -> pl.DataFrame:
-    """article_id -> group_id over this run's records and the published ones (a group needs a new record)."""
-    frames = [run_sigs] + ([published_sigs] if published_sigs is not None and published_sigs.height else [])
-    sigs = pl.concat([f.select(run_sigs.columns) for f in frames]) if frames else run_sigs
-    if sigs.height < 2:
+def find_duplicates(src: Sources, th: dedup.DedupThresholds) -> pl.DataFrame:
+    """article_id -> group_id over this run's records and the published ones (a group needs a new record).
+
+    Candidates come band by band (two columns read per band), then only the
+    candidates' signatures are read to verify them.
+    """
+    with_body = pl.col("n_shingles").is_not_null()
+    pairs = []
+    for band in dedup.BAND_COLUMNS:
+        parts = [src.run.filter(with_body).select("article_id", pl.col(band).alias("key"), pl.lit(True).alias("new"))]
+        if src.published is not None:
+            parts.append(src.published.filter(with_body).select("article_id", pl.col(band).alias("key"),
+                                                                 pl.lit(False).alias("new")))
+        pairs.append(dedup.band_pairs(pl.concat(parts).collect()))
+    pairs = pl.concat(pairs).unique()
+    if pairs.height == 0:
         return pl.DataFrame(schema={"article_id": pl.String, "group_id": pl.String})
-    pairs = dedup.candidate_pairs(sigs.select("article_id", *dedup.BAND_COLUMNS))
-    if published_sigs is not None and published_sigs.height:
-        old = published_sigs["article_id"].implode()
-        pairs = pairs.filter(~(pl.col("a").is_in(old) & pl.col("b").is_in(old)))
-    return dedup.connected_groups(dedup.verify_pairs(pairs, sigs, th))
+    ids = pl.concat([pairs["a"], pairs["b"]]).unique().implode()
+    cols = ["article_id", "n_shingles", "sig", "sig_head"]
+    sigs = [src.run.filter(pl.col("article_id").is_in(ids)).select(cols)]
+    if src.published is not None:
+        sigs.append(src.published.filter(pl.col("article_id").is_in(ids)).select(cols))
+    return dedup.connected_groups(dedup.verify_pairs(pairs, pl.concat(sigs).collect(), th))
 
 
 def _own_issues(frame: pl.DataFrame, validation: Validation) -> pl.DataFrame:
     return issues_frame(validation, frame["article_id"]).select("article_id", pl.col("issues").alias("own_issues"))
 
 
-def resolve_groups(frame: pl.DataFrame, own: pl.DataFrame, groups: pl.DataFrame,
-                   published: pl.DataFrame | None) -> pl.DataFrame:
-    """article_id -> duplicate_of and fill_* values for the copy to publish."""
+def resolve_groups(frame: pl.DataFrame, own: pl.DataFrame, groups: pl.DataFrame, src: Sources) -> pl.DataFrame:
+    """article_id -> duplicate_of and fill_* values for the copy to publish (this run's records)."""
     empty = pl.DataFrame(schema={"article_id": pl.String, "duplicate_of": pl.String,
-                                 **{f"fill_{f}": frame.schema[f] for f in MERGED},
+                                 **{f"fill_{f}": t for f, t in _MERGED_TYPES.items()},
                                  "fill_title_body_score": pl.Float64})
     if groups.height == 0:
         return empty
-    cols = ["article_id", "source_path", "word_count", "title_body_score", *MERGED]
-    members = (groups.join(frame.select(cols), on="article_id", how="inner")
+    ids = groups["article_id"].implode()
+    members = (groups.join(src.run.filter(pl.col("article_id").is_in(ids)).select(_FIELDS).collect(),
+                           on="article_id", how="inner")
                .join(own, on="article_id", how="left")
                .with_columns(pl.lit(False).alias("is_published")))
-    if published is not None and published.height:
-        pub = (groups.join(published.select(cols), on="article_id", how="inner")
+    published = pl.DataFrame(schema={"article_id": pl.String})
+    if src.published is not None:
+        published = src.published.filter(pl.col("article_id").is_in(ids)).select(_FIELDS).collect()
+        pub = (groups.join(published, on="article_id", how="inner")
                .with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("own_issues"),
                              pl.lit(True).alias("is_published")))
         members = pl.concat([members, pub.select(members.columns)], how="vertical_relaxed")
@@ -99,26 +116,29 @@ def resolve_groups(frame: pl.DataFrame, own: pl.DataFrame, groups: pl.DataFrame,
                    .group_by("group_id").agg(pl.col("title_body_score").max().alias("fill_title_body_score")))
     out = (chosen.join(donor_score, on="group_id", how="left")
            .with_columns(pl.when(pl.col("canonical_id").is_not_null() & (pl.col("article_id") != pl.col("canonical_id")))
-                         .then(pl.col("canonical_id")).alias("duplicate_of")))
-    if published is not None and published.height:
-        out = out.filter(~pl.col("article_id").is_in(published["article_id"].implode()))
+                         .then(pl.col("canonical_id")).alias("duplicate_of"))
+           .filter(~pl.col("article_id").is_in(published["article_id"].implode())))
     # Only the canonical copy takes fields; the others keep theirs.
     fills = [pl.when(pl.col("article_id") == pl.col("canonical_id")).then(pl.col(c)).alias(c)
              for c in [f"fill_{f}" for f in MERGED] + ["fill_title_body_score"]]
-    return out.with_columns(fills).select(empty.columns)
+    return out.with_columns(fills).select(empty.columns).cast({c: t for c, t in empty.schema.items()})
+
+
+_MERGED_TYPES = {"published_date": pl.Date, "title": pl.String, "subtitle": pl.String, "author": pl.String,
+                 "section": pl.String, "dateline": pl.String}
 
 
 def apply_fills(frame: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
-    """The run frame with duplicate_of set and missing fields filled (features updated)."""
+    """The run frame with duplicate_of set and the features of filled fields updated."""
     f = frame.join(resolved, on="article_id", how="left")
     filled_title = pl.col("title").is_null() & pl.col("fill_title").is_not_null()
-    upd = [pl.coalesce(pl.col(c), pl.col(f"fill_{c}")).alias(c) for c in MERGED]
-    upd += [
+    f = f.with_columns(
         pl.when(filled_title).then(pl.col("fill_title_body_score")).otherwise(pl.col("title_body_score"))
         .alias("title_body_score"),
         pl.when(filled_title).then(pl.lit("headline")).otherwise(pl.col("title_kind")).alias("title_kind"),
-    ]
-    f = f.with_columns(upd)
+        pl.coalesce("title", "fill_title").alias("title"),
+        pl.coalesce("published_date", "fill_published_date").alias("published_date"),
+    )
     readable = pl.col("is_readable")
     return f.with_columns(
         pl.when(readable).then(pl.col("published_date").is_not_null()).alias("has_date"),
@@ -137,15 +157,15 @@ def batch_frame(frame: pl.DataFrame, decisions: pl.DataFrame, drift: pl.DataFram
     return f
 
 
-def run_checks(frame: pl.DataFrame, run_sigs: pl.DataFrame, published: pl.DataFrame | None,
-               published_sigs: pl.DataFrame | None, rows_suite: SuiteFile, batch_suite: SuiteFile,
-               validator: Validator, th: dedup.DedupThresholds, history: pl.DataFrame | None = None) -> RunChecks:
+def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, validator: Validator,
+               th: dedup.DedupThresholds, history: pl.DataFrame | None = None) -> RunChecks:
     """Every record's decision for this run (see the module doc for the order)."""
+    frame = narrow_frame(src)
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of"))
     first = validator.run(frame, rows_suite)
     own = _own_issues(frame, first)
-    groups = find_duplicates(run_sigs, published_sigs, th)
-    resolved = resolve_groups(frame, own, groups, published)
+    groups = find_duplicates(src, th)
+    resolved = resolve_groups(frame, own, groups, src)
     final_frame = apply_fills(frame.drop("duplicate_of"), resolved)
     rows = validator.run(final_frame, rows_suite, docs=True)
     issues = issues_frame(rows, final_frame["article_id"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dateutil import parser as du_parser
 
@@ -59,6 +60,7 @@ class FoundDate:
     text: str
 
 
+@lru_cache(maxsize=65536)  # a batch repeats the same few hundred date strings
 def _parse(text: str, dayfirst: bool) -> dt.date | None:
     try:
         return du_parser.parse(text, dayfirst=dayfirst, fuzzy=True,

@@ -157,20 +157,27 @@ def _empty_signatures() -> pl.DataFrame:
                                 "sig_head": pl.List(pl.UInt32), **{c: pl.UInt32 for c in BAND_COLUMNS}})
 
 
-def candidate_pairs(bands: pl.DataFrame) -> pl.DataFrame:
-    """(a, b) article_id pairs (a < b) that share at least one LSH band."""
-    pairs = []
-    for c in BAND_COLUMNS:
-        keyed = bands.select("article_id", pl.col(c).alias("key"))
-        buckets = (keyed.group_by("key").agg(pl.col("article_id"))
-                   .filter(pl.col("article_id").list.len() > 1))
-        if buckets.height == 0:
-            continue
-        members = buckets.select(pl.col("article_id").alias("a"), pl.col("article_id").alias("b"))
-        pairs.append(members.explode("a").explode("b").filter(pl.col("a") < pl.col("b")))
-    if not pairs:
+def band_pairs(keyed: pl.DataFrame) -> pl.DataFrame:
+    """(a, b) pairs (a < b) sharing one band key; `keyed`: article_id, key, new (bool).
+
+    Pairs of two old records (both already published) are not wanted: they were
+    resolved by an earlier run.
+    """
+    buckets = (keyed.group_by("key").agg(pl.col("article_id"), pl.col("new").any())
+               .filter((pl.col("article_id").list.len() > 1) & pl.col("new")))
+    if buckets.height == 0:
         return pl.DataFrame(schema={"a": pl.String, "b": pl.String})
-    return pl.concat(pairs).unique()
+    pairs = (buckets.select(pl.col("article_id").alias("a"), pl.col("article_id").alias("b"))
+             .explode("a").explode("b").filter(pl.col("a") < pl.col("b")))
+    new_ids = keyed.filter(pl.col("new"))["article_id"].implode()
+    return pairs.filter(pl.col("a").is_in(new_ids) | pl.col("b").is_in(new_ids))
+
+
+def candidate_pairs(bands: pl.DataFrame) -> pl.DataFrame:
+    """(a, b) article_id pairs (a < b) that share at least one LSH band (all records new)."""
+    pairs = [band_pairs(bands.select("article_id", pl.col(c).alias("key"), pl.lit(True).alias("new")))
+             for c in BAND_COLUMNS]
+    return pl.concat(pairs).unique() if pairs else pl.DataFrame(schema={"a": pl.String, "b": pl.String})
 
 
 def verify_pairs(pairs: pl.DataFrame, sigs: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:

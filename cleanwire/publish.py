@@ -138,20 +138,16 @@ def quarantined_files(store: Store) -> set[str]:
     return set(lf.select("source_file").unique().collect()["source_file"].to_list())
 
 
-def published_index(store: Store, exclude_files: set[str] | None = None
-                    ) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """The published records' fields (for merging) and signatures (for dedup across runs).
+def published_index(store: Store, exclude_files: set[str] | None = None) -> pl.LazyFrame | None:
+    """The published records' index rows (fields for merging, signatures and bands for dedup), lazily.
 
     Records of `exclude_files` (raw files this run processes again) are left out:
     they are about to be replaced, so nothing may be judged a duplicate of them.
     """
     lf = store.scan(RECORDS.rel)
     if lf is None:
-        return None, None
+        return None
     pub = lf.filter(pl.col("dataset") == "published")
     if exclude_files:
         pub = pub.filter(~pl.col("source_file").is_in(pl.Series(list(exclude_files), dtype=pl.String).implode()))
-    fields = pub.select("article_id", "source_path", "word_count", "title_body_score", *dedup.MERGED_FIELDS).collect()
-    sigs = (pub.filter(pl.col("n_shingles").is_not_null())
-            .select("article_id", "n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS).collect())
-    return fields, sigs
+    return pub

@@ -60,11 +60,10 @@ def parse_batch(files: list[FileRef], work_dir: str, batch_no: int, run_id: str,
 def run_checks(results: list[BatchResult], store: Store, suites, docs_dir: Path,
                thresholds: dedup.DedupThresholds, replaced: set[str]) -> checks.RunChecks:
     paths = [r.records_path for r in results if r.records_path]
-    frame = checks.narrow_frame(paths)
-    published, published_sigs = published_index(store, exclude_files=replaced)
+    src = checks.Sources.of(paths, published_index(store, exclude_files=replaced))
     rows_suite, batch_suite = suites
-    return checks.run_checks(frame, checks.signatures(paths), published, published_sigs, rows_suite,
-                             batch_suite, Validator(docs_dir), thresholds, metrics.read_history(store.out))
+    return checks.run_checks(src, rows_suite, batch_suite, Validator(docs_dir), thresholds,
+                             metrics.read_history(store.out))
 
 
 @task(name="publish")

@@ -257,3 +257,73 @@ def current_target(out: Path) -> str:
 
 def summary_json(out: Path) -> dict:
     return json.loads((Path(out) / "reports" / "summary.json").read_text())
+
+
+# ------------------------------------------------------------------ robustness suites (added)
+# Used by test_hostile_input.py, test_crash_safety.py, test_config_errors.py, test_properties.py.
+
+CLI_PATH = Path(__import__("sys").executable).with_name("cleanwire")
+
+
+def check_contract_schema(df: pl.DataFrame, name: str = "dataset") -> None:
+    """Every contract column is present with the contract's type (word_count: any integer)."""
+    for col, dtype in CONTRACT_TYPES.items():
+        assert col in df.columns, f"{name}: contract column {col!r} missing (have {df.columns})"
+        got = df.schema[col]
+        if col == "word_count":
+            assert got.is_integer(), f"{name}.word_count is {got}, not an integer type"
+        else:
+            assert got == dtype, f"{name}.{col} is {got}, the contract says {dtype}"
+
+
+def all_records(out: Path) -> pl.DataFrame:
+    """published + quarantine (contract columns and `detail`, `source_file`), with a `dataset` column."""
+    cols = [*CONTRACT_TYPES, "detail", "source_file"]
+    frames = []
+    for name in ("published", "quarantine"):
+        df = read_dataset(out, name)
+        df = df.select([c for c in cols if c in df.columns])
+        for c in cols:
+            if c not in df.columns:
+                df = df.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+        frames.append(df.select(cols).with_columns(pl.lit(name).alias("dataset")))
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple]:
+    """Every entry below root (never following links, never opening FIFOs): what it is, and its content.
+
+    relative path -> (kind, mode, size, mtime_ns, sha256 | link target | None). The root itself is included.
+    """
+    import os
+    import stat as st
+
+    snap: dict[str, tuple] = {}
+    root = Path(root)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in [".", *dirnames, *filenames]:
+            p = Path(dirpath) / name if name != "." else Path(dirpath)
+            s = os.lstat(p)
+            rel = os.path.relpath(p, root)
+            if st.S_ISLNK(s.st_mode):
+                snap[rel] = ("link", s.st_mode, s.st_size, s.st_mtime_ns, os.readlink(p))
+            elif st.S_ISREG(s.st_mode):
+                digest = hashlib.sha256()
+                with open(p, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(chunk)
+                snap[rel] = ("file", s.st_mode, s.st_size, s.st_mtime_ns, digest.hexdigest())
+            elif st.S_ISDIR(s.st_mode):
+                snap[rel] = ("dir", s.st_mode, None, s.st_mtime_ns, None)
+            else:
+                snap[rel] = ("other", s.st_mode, s.st_size, s.st_mtime_ns, None)
+    return snap
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a `cleanwire` subprocess: the session's Prefect API and home, wide, uncoloured."""
+    import os
+
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    env.update(extra)
+    return env
