@@ -30,7 +30,10 @@ AD = (r"(?i)^(?:advertisement|advertising|sponsored(?: content)?|ad|ads by \w+|(
       r"(?:story|article) continues (?:below|after)(?: (?:this )?(?:advertisement|ad))?|"
       r"continue reading (?:below|the main story)|scroll to continue(?: with content)?|paid content|promoted|"
       r"(?:\w+\s+){0,2}(?:partner|sponsored) content)\W*$")
-COOKIE = (r"(?i)\b(?:cookies?|cookie policy|privacy policy)\b.*\b(?:use|accept|agree|consent|browsing|experience|settings)\b|"
+# A consent banner names cookies together with the site's own vocabulary (accept, consent,
+# settings, policy...), not with words a story about baking would use.
+COOKIE = (r"(?i)\b(?:cookies?|cookie policy|privacy policy)\b.*\b(?:accept|agree|consent|settings|preferences|"
+          r"policy|browser|website|analytics|third[- ]party|personali[sz]e)\b|"
           r"\b(?:accept|agree|consent)\b.*\bcookies?\b|\b(?:we|this (?:site|website)) (?:use|uses|rely on) cookies\b")
 READ_TIME = r"(?i)^\d+\s*(?:-\s*\d+\s*)?(?:min(?:ute)?s?|m)\.?\s*(?:read|reading(?: time)?)$|^(?:reading time|read time)\s*:?\s*\d+"
 # A related-link widget: 'RelatedNorth Korea fires...' (glued), 'Related: ...', 'READ MORE: ...'.
@@ -69,7 +72,8 @@ CAPTION_START = r"(?i)^(?:file photo|archive (?:image|photo)|photo|image|picture
 # Cut-off stubs: '… [+1234 chars]', 'Continue reading', 'Subscribe to read the full story'.
 CUT_STUB = (r"(?i)\[\s*\+\s*\d[\d,]*\s*chars?\s*\]|"
             r"^(?:(?:click|tap) here to )?(?:continue reading|read more|keep reading|show more|see more|"
-            r"read (?:the )?(?:full|whole|rest of the|entire) (?:story|article|piece))\b.{0,40}$|"
+            r"read (?:the )?(?:full|whole|rest of the|entire) (?:story|article|piece))"
+            r"(?:\s*(?:»|›|>|→|\.\.\.|…))?[\s.!]*$|"
             r"^already (?:a )?(?:subscriber|member)\b.{0,40}$|^\[(?:\.\.\.|…)\]$")
 # A paywall line names a subscription AND what it withholds ('This article is for subscribers only').
 PAYWALL = r"(?i)\b(?:subscri\w*|sign in|log ?in|paywall|premium|members only|registered users)\b"

@@ -143,8 +143,6 @@ def test_html_body_paragraphs_are_joined_by_a_blank_line():
     assert rec["body"] == "\n\n".join(PARAGRAPHS)
 
 
-@pytest.mark.xfail(strict=True, reason="trafilatura's text includes the <h1> inside <article>, and clean_body_text "
-                                       "does not drop the headline, so the HTML body starts with the headline")
 def test_html_body_does_not_start_with_the_headline():
     rec = parse_html(html(f"<title>{HEADLINE}</title>"))
     assert rec["body"] == "\n\n".join(PARAGRAPHS)

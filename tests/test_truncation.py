@@ -238,9 +238,6 @@ def test_deal_list_after_a_one_paragraph_intro_is_kept_in_the_body():
         assert item in row["body"]
 
 
-@pytest.mark.xfail(strict=True, reason="'READ MORE: <short headline>' (a related-story link) after a complete "
-                                       "article matches the 'Read more' cut stub, so the article is flagged "
-                                       "truncated_body")
 def test_read_more_link_to_another_story_after_a_complete_article_is_not_truncation():
     row = parsed(page(COMPLETE + "\n\nREAD MORE: Bus fares to rise in the spring"))
     assert row["ends_cleanly"] is True

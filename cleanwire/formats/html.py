@@ -67,6 +67,9 @@ def parse_html(text: str) -> dict:
         out["date_kind"] = f"visible_{visible['date_kind']}" if visible["published_date"] else None
     if doc is None:
         out["title"] = _headline(tree, ld, None, None)
+    if out["title"] and out["body"] and out["body"].startswith(out["title"]):
+        # Extractors keep the <h1> as the first line of the text: it is the headline, not body.
+        out["body"] = out["body"][len(out["title"]):].lstrip("\n") or None
     if out["title"]:
         out["title_kind"] = ("related" if is_related_link(out["title"])
                              else "label" if is_generic_label(out["title"]) else "headline")

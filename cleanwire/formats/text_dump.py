@@ -32,6 +32,7 @@ _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*$")
 _SENTENCE_END = re.compile(r"[.!?]['\"”’)\]]*$|[.!?…]['\"”’]\s*$")
 # A headline may end with ? or ! (never with a full stop): 'Video shows ...: "We got her!"'.
 _HEADLINE_END = re.compile(r"[?!]['\"”’)\]]*$")
+_SENTENCE = re.compile(r"[a-z]{2,}[.]['\"”’)]*$")
 _DATELINE_CITY = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}$")
 
 
@@ -104,13 +105,21 @@ def _parse_infos(infos: list[LineInfo]) -> dict:
     if span:
         start, end = span
     else:
-        # No body: the header ends where a list of other articles begins.
+        # No body: the header ends with its byline area (the last date or byline line
+        # before any list of other articles); menus and share bars below it are not headlines.
         lists = [i for i, x in enumerate(infos) if x.kind == "list_start" and not is_generic_label(x.text)]
-        start = end = lists[0] if lists else len(infos)
+        limit = lists[0] if lists else len(infos)
+        dated = [i for i in range(limit) if infos[i].kind in ("date", "byline")]
+        start = end = dated[-1] + 1 if dated else limit
     if span:
         start = _skip_header_furniture(infos, start, end)
         out["subtitle"] = _standfirst(infos, span[0], start)
     _read_header(infos, start, out)
+    if span and out["title"] is None:
+        # No headline, and only sentences above the body: they are its first paragraphs.
+        pre = [i for i in range(start) if infos[i].kind != "blank"]
+        if pre and all(infos[i].kind in ("short", "prose") and _SENTENCE.search(infos[i].text) for i in pre):
+            start, out["subtitle"] = pre[0], None
     _read_date(infos, start, end, out)
     if span:
         paragraphs, cut = _body_lines(infos, start, end, out.get("title"))
@@ -263,6 +272,8 @@ def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
         if info.kind == "related":
             links.append(i)
             continue
+        if _SENTENCE.search(info.text) and info.n_words >= 3:
+            break  # 'It was a close vote.': a sentence, not a headline (headlines end without a stop)
         if _is_kicker(info):
             kickers.append(i)
             labels_in_a_row += 1
