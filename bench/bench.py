@@ -50,8 +50,8 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int]:
-    """(seconds, peak tree RSS in bytes, exit code) of a command."""
+def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
+    """(seconds, peak tree RSS in bytes, exit code, stderr) of a command."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -70,7 +70,7 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int]:
     th.join()
     if proc.returncode not in (0, 1):
         print(err[-3000:], file=sys.stderr)
-    return time.perf_counter() - t0, peak, proc.returncode
+    return time.perf_counter() - t0, peak, proc.returncode, err
 
 
 def floor(raw: Path, out: Path) -> tuple[float, int]:
@@ -83,7 +83,7 @@ def floor(raw: Path, out: Path) -> tuple[float, int]:
         "    with open(p, 'rb') as fh: data.append(fh.read())\n"
         "pl.DataFrame({'path': paths, 'raw': data}).write_parquet(sys.argv[2])\n"
     )
-    secs, peak, _ = run_measured([sys.executable, "-c", code, str(raw), str(out)], dict(os.environ))
+    secs, peak, _, _ = run_measured([sys.executable, "-c", code, str(raw), str(out)], dict(os.environ))
     return secs, peak
 
 
@@ -112,12 +112,12 @@ def main() -> None:
         cli += ["--workers", str(a.workers)]
 
     fa, ra = floor(raw, a.dir / f"floor-{a.n}.parquet")
-    fb, rb, code = run_measured(cli, env)
+    fb, rb, code, _ = run_measured(cli, env)
     summary = json.loads((out / "reports" / "summary.json").read_text())
     stages = summary.get("stage_seconds", {})
     pipeline = sum(stages.values()) or summary.get("seconds", fb)
-    fc, rc, _ = run_measured(cli, env)
-    rerun = json.loads((out / "reports" / "summary.json").read_text())
+    fc, rc, _, rerun_err = run_measured(cli, env)
+    noop = "nothing new" in rerun_err
 
     rows = [
         ("(a) floor: read + write one Parquet column", fa, ra, n_docs / fa),
@@ -133,7 +133,8 @@ def main() -> None:
     print(f"start-up (Prefect local API, GX import, process spawn): {fb - pipeline:.1f} s")
     print(f"stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
     print(f"ratio (b)/(a), pipeline: {pipeline / fa:.2f}   (wall: {fb / fa:.2f})")
-    print(f"no-op rerun / full run (wall): {fc / fb:.1%}; rerun processed {rerun['files']['processed']} files")
+    print(f"no-op rerun / full run (wall): {fc / fb:.1%}; "
+          + ("the rerun found nothing new and started no flow run" if noop else "the rerun ran the flow"))
     if not a.keep:
         shutil.rmtree(out, ignore_errors=True)
         (a.dir / f"floor-{a.n}.parquet").unlink(missing_ok=True)
