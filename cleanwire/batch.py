@@ -7,6 +7,7 @@ own output file, so it can run anywhere that sees the same file system.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,11 +46,15 @@ class BatchResult:
 def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
     """The file's bytes, or why they cannot be read; never more than max_bytes + 1 in memory."""
     try:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        # O_NONBLOCK: a FIFO swapped in after discovery must not block the batch.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         fd = os.open(path, flags)
     except OSError as e:
         return None, f"cannot open: {e.strerror or e}"
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None, "not a regular file (FIFO, socket or device)"
         with os.fdopen(fd, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as e:

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from cleanwire import dedup, metrics
+from cleanwire.features import RUN_COLUMNS
 from cleanwire.validate import SuiteFile, Validation, Validator, issues_frame
 
-# Columns of the narrow run frame: ids, the features the suites test, what merging and metrics need.
-# Bodies, signatures and the other text fields stay in the batch files.
-NARROW = ["article_id", "source_path", "source_file", "title", "published_date", "word_count", "title_kind",
-          "is_readable", "has_date", "has_title", "body_words", "title_body_score", "ends_cleanly"]
+NARROW = RUN_COLUMNS
 MERGED = dedup.MERGED_FIELDS
 _FIELDS = ["article_id", "source_path", "word_count", "title_body_score", *MERGED]
 

@@ -66,12 +66,16 @@ def _local_api():
 
 
 def _config(**kw):
+    from pydantic import ValidationError
+
     from cleanwire.config import RunConfig
 
     try:
         return RunConfig(**{k: v for k, v in kw.items() if v is not None})
-    except Exception as e:  # noqa: BLE001 - pydantic's message says which option
-        _fail(f"bad option: {e}")
+    except ValidationError as e:
+        err = e.errors()[0]
+        option = "--" + str(err["loc"][0]).replace("_", "-") if err.get("loc") else "an option"
+        _fail(f"bad option {option} {err.get('input')!r}: {err['msg']}")
 
 
 @app.command()
@@ -110,6 +114,9 @@ def execute(cfg) -> dict:
         check_paths(cfg)
     except ConfigError as e:
         _fail(str(e))
+    if _locked(cfg.output_dir):
+        _fail(f"another cleanwire run (pid {_locked(cfg.output_dir)}) is writing to {cfg.output_dir}; "
+              "wait for it to finish or use another --output", 1)
     unchanged = _nothing_new(cfg)
     if unchanged is not None:
         return unchanged
@@ -154,6 +161,8 @@ def execute(cfg) -> dict:
         summary["_ok"] = True
         return summary
     msg = state.message or "flow run failed"
+    if msg.startswith("another cleanwire run"):
+        _fail(msg, 1)
     try:
         state.result()
     except OutputLocked as e:
@@ -169,6 +178,19 @@ def execute(cfg) -> dict:
         return summary
     _fail(f"run failed: {msg}", 1)
     return {}
+
+
+def _locked(out: Path) -> str | None:
+    """The pid holding OUT_DIR's lock, if a run holds it now (checked before any start-up)."""
+    from cleanwire.lock import OutputLocked, output_lock
+
+    if not (out / ".cleanwire" / "lock").exists():
+        return None
+    try:
+        with output_lock(out):
+            return None
+    except OutputLocked as e:
+        return str(e).split("pid ")[1].split(")")[0] if "pid " in str(e) else "unknown"
 
 
 def _nothing_new(cfg) -> dict | None:

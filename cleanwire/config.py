@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
@@ -66,10 +67,18 @@ def check_paths(cfg: RunConfig) -> None:
     if out == inp or inp in out.parents:
         raise ConfigError(f"output {out} is inside the input folder {inp}: choose an --output outside it "
                           "(cleanwire never writes into its input)")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output {out} exists and is not a folder (pass --output DIR)")
     probe = out
     while not probe.exists():
         probe = probe.parent
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"output folder {out} is not writable (check permissions or pass --output DIR)")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output {out} exists and is not a folder")
+    if not probe.is_dir():
+        raise ConfigError(f"output {out} cannot be created: {probe} is a file, not a folder (pass --output DIR)")
+    # os.access says yes to root everywhere (even below /proc): try for real, leaving nothing behind.
+    try:
+        fd, name = tempfile.mkstemp(prefix=".cleanwire-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise ConfigError(f"output folder {out} is not writable ({e.strerror or e}); "
+                          "check permissions or pass --output DIR") from None

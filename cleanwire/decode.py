@@ -66,6 +66,9 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    mostly = _mostly_utf8(data)
+    if mostly is not None:
+        return mostly, "utf-8"
     if data.count(b"\x00") > len(data) // 8:
         return None, None  # NUL-heavy and no UTF-16 BOM: binary
     from charset_normalizer import from_bytes  # imported only when UTF-8 fails
@@ -85,6 +88,22 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
 
 # C0/C1 controls (not line/tab breaks), replacement and private-use characters.
 _BAD_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff\ud800-\udfff]")
+
+
+# UTF-8 with a stray invalid byte or two is still UTF-8 (a truncated download, one bad
+# copy-paste): decoding the whole file as a legacy code page would garble every accent.
+MAX_UTF8_ERRORS = 0.01
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    multibyte = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd") if bad else 0
+    # A legacy code page decoded as UTF-8 fails on (nearly) every non-ASCII byte and forms
+    # no valid multi-byte character: more valid ones than errors means UTF-8 with damage.
+    if bad and multibyte >= bad and bad <= max(3, MAX_UTF8_ERRORS * len(text)):
+        return text
+    return None
 
 
 def _control_share(text: str) -> float:

@@ -10,6 +10,7 @@ out of it, a FIFO, a device) becomes a record with the reason, never an open().
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,17 @@ class Discovery:
 
 
 def display_path(rel: str) -> str:
-    """A path that is valid UTF-8 (undecodable bytes of a file name are replaced)."""
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A unique, valid-UTF-8 name for a relative path.
+
+    Undecodable bytes of a file name are written as backslash escapes ('a\\xff.txt'),
+    so two such names never collide; a '#' before a final number is written '%23'
+    ('feed.jsonl%231'), so a file name never looks like a record of a feed ('feed.jsonl#1').
+    """
+    name = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _RECORD_LIKE.sub(r"%23\1", name)
+
+
+_RECORD_LIKE = re.compile(r"#(\d+)$")
 
 
 def walk(input_dir: Path) -> list[FileRef]:
@@ -99,8 +109,8 @@ def discover(input_dir: Path, seen: pl.DataFrame | None, only: set[str] | None =
     for r in refs:
         on_disk.add(r.source_file)
         prev = known.get(r.source_file)
-        if prev is not None and r.problem is None and prev[0] == r.size and prev[1] == r.mtime_ns and prev[2]:
-            unchanged += 1
+        if prev is not None and r.problem is None and prev[0] == r.size and prev[1] == r.mtime_ns:
+            unchanged += 1  # same size and mtime: same content (even one refused, e.g. over the size cap)
             continue
         if prev is not None and r.problem is not None and prev[2] is None:
             unchanged += 1  # the same problem as last time: already accounted for

@@ -94,3 +94,7 @@ def add_features(df: pl.DataFrame) -> pl.DataFrame:
 
 
 FEATURE_COLUMNS = ["is_readable", "has_date", "has_title", "body_words", "title_body_score", "ends_cleanly"]
+# The narrow frame of a whole run: ids, the features the suites test, what merging and metrics
+# need. Bodies, signatures and the other text fields stay in the batch files.
+RUN_COLUMNS = ["article_id", "source_path", "source_file", "title", "published_date", "word_count", "title_kind",
+               *FEATURE_COLUMNS]

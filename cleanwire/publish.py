@@ -90,6 +90,30 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
     w_rec = TableWriter(RECORDS, old, build, v, replaced, _arrow_schema(RECORD_INDEX), store.max_files)
     w_files = TableWriter(FILES, old, build, v, set(files["source_file"].to_list()) if gate_ok else set(),
                           _arrow_schema(FILE_INDEX), store.max_files)
+    writers = (w_pub, w_qua, w_rec, w_files)
+    try:
+        n_pub, n_qua = _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_rec)
+        if gate_ok:
+            w_files.write(conform(files.with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX))
+        counts = {"published": w_pub.close(), "quarantine": w_qua.close(), "records": w_rec.close(),
+                  "files": w_files.close()}
+        manifest = {"run_id": run_id, "gate_ok": gate_ok, "parent": store.current_version(),
+                    "published_added": n_pub, "quarantined_added": n_qua, "files_processed": len(replaced),
+                    "tables": counts, **manifest_extra}
+        manifest["published_total"] = _count(build / PUBLISHED.rel)
+        manifest["quarantined_total"] = _count(build / QUARANTINE.rel)
+    except BaseException:
+        # Disk full, a crash of a writer...: close what is open and drop the build; the
+        # current version was never touched.
+        for w in writers:
+            w.abort()
+        store.discard(build)
+        raise
+    store.commit(v, build, manifest)
+    return PublishResult(v, n_pub, n_qua, manifest)
+
+
+def _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_rec) -> tuple[int, int]:
     n_pub = n_qua = 0
     for path in records_paths:
         f = finalise(pl.read_parquet(path), decisions, gate_ok, ingested)
@@ -97,23 +121,13 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
         qua = f.filter(pl.col("dataset") == "quarantine")
         if gate_ok:
             w_pub.write(conform(pub, {**OUTPUT, "year": pl.Int32, "month": pl.Int8}))
+            n_pub += pub.height
         w_qua.write(conform(qua, {**OUTPUT, "ingested": pl.String}))
-        n_pub += pub.height if gate_ok else 0
         n_qua += qua.height
         index = f.with_columns([pl.when(pl.col("dataset") == "published").then(pl.col(c)).alias(c)
                                 for c in ["n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS]])
         w_rec.write(conform(index, RECORD_INDEX))
-    if gate_ok:
-        w_files.write(conform(files.with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX))
-    counts = {"published": w_pub.close(), "quarantine": w_qua.close(), "records": w_rec.close(),
-              "files": w_files.close()}
-    manifest = {"run_id": run_id, "gate_ok": gate_ok, "parent": store.current_version(),
-                "published_added": n_pub, "quarantined_added": n_qua, "files_processed": len(replaced),
-                "tables": counts, **manifest_extra}
-    manifest["published_total"] = _count(build / PUBLISHED.rel)
-    manifest["quarantined_total"] = _count(build / QUARANTINE.rel)
-    store.commit(v, build, manifest)
-    return PublishResult(v, n_pub, n_qua, manifest)
+    return n_pub, n_qua
 
 
 def _count(table_root) -> int:

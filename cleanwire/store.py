@@ -60,6 +60,7 @@ class _PartitionPlan:
     old_files: list[Path] = field(default_factory=list)
     new_file: Path | None = None
     writer: pq.ParquetWriter | None = None
+    sink: pa.NativeFile | None = None   # the open file under the writer: closed even when the writer fails
     buffer: list[pa.Table] = field(default_factory=list)
     buffered_rows: int = 0
 
@@ -121,9 +122,22 @@ class TableWriter:
             d = self.new_table / pdir if pdir else self.new_table
             d.mkdir(parents=True, exist_ok=True)
             plan.new_file = d / f"part-v{self.version:06d}.parquet"
-            plan.writer = pq.ParquetWriter(plan.new_file, self.schema, compression="zstd")
+            plan.sink = pa.OSFile(str(plan.new_file), "wb")
+            plan.writer = pq.ParquetWriter(plan.sink, self.schema, compression="zstd")
         plan.writer.write_table(pa.concat_tables(plan.buffer))
         plan.buffer, plan.buffered_rows = [], 0
+
+    def abort(self) -> None:
+        """Close every open file after a failure (the build folder is then removed)."""
+        for plan in self.parts.values():
+            for closable in (plan.writer, plan.sink):
+                if closable is not None:
+                    try:
+                        closable.close()
+                    except Exception:  # noqa: BLE001 - the disk may be full: closing may fail too
+                        pass
+            plan.writer = plan.sink = None
+            plan.buffer = []
 
     def close(self) -> dict:
         """Finish every partition: link, append or compact. Returns counts."""
@@ -132,6 +146,7 @@ class TableWriter:
             self._flush(pdir, plan)
             if plan.writer is not None:
                 plan.writer.close()
+                plan.sink.close()
             d = self.new_table / pdir if pdir else self.new_table
             touched_by_removal = bool(self.remove_keys) and any(
                 _has_keys(f, self.spec.key, self.remove_keys) for f in plan.old_files)
@@ -237,8 +252,12 @@ class Store:
         return pl.scan_parquet(files, hive_partitioning=False)
 
     # -- writing
-    def prepare(self) -> None:
-        """Create the layout; refuse an OUT_DIR whose published/quarantine are not ours."""
+    def prepare(self, clean_work: bool = False) -> None:
+        """Create the layout; refuse an OUT_DIR whose published/quarantine are not ours.
+
+        With clean_work (at the start of a run, under the output lock, so no run is
+        alive): remove the work folders that killed runs left behind.
+        """
         self.versions.mkdir(parents=True, exist_ok=True)
         for name in ("published", "quarantine"):
             p = self.out / name
@@ -247,6 +266,9 @@ class Store:
                                  f"{STATE_DIR}/); move it away or choose another --output")
         for stale in self.versions.glob("*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)  # a build a crash left behind; never current
+        if clean_work:
+            for stale in (self.root / "work").glob("*"):
+                shutil.rmtree(stale, ignore_errors=True)
 
     def begin(self) -> tuple[int, Path, Path | None]:
         """A new version number, its build dir, and the current version's dir (or None)."""
@@ -256,6 +278,10 @@ class Store:
         build = self.versions / f"v{v:06d}.tmp"
         build.mkdir(parents=True)
         return v, build, self.current_dir()
+
+    def discard(self, build: Path) -> None:
+        """Remove a build that failed; the current version was never touched."""
+        shutil.rmtree(build, ignore_errors=True)
 
     def commit(self, v: int, build: Path, manifest: dict) -> Path:
         """Seal the build and switch `current` to it atomically."""

@@ -33,19 +33,21 @@ said says say new one two three s t
 
 
 # Markdown that scrapers and converters leave: headings, emphasis, links, images.
+# Quantifiers are bounded: a hostile line of 2 MB of '[' or '*' must cost linear time.
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:https?://|/|#|mailto:)[^)\s]*\)")
-_MD_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_MD_IMAGE = re.compile(r"!\[([^\]\[]{0,300})\]\([^)\s]{0,500}\)")
+_MD_LINK = re.compile(r"\[([^\]\[]{1,300})\]\((?:https?://|/|#|mailto:)[^)\s]{0,500}\)")
+_MD_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)([^*_\n]{1,300}?)(?<=\S)\1(?![\w*])")
 
 
 def strip_markdown(line: str) -> str:
     if not any(c in line for c in "#*_[!"):
         return line
     line = _MD_HEADING.sub("", line)
-    line = _MD_IMAGE.sub("", line)
-    line = _MD_LINK.sub(lambda m: m.group(1), line)
-    return _MD_EMPHASIS.sub(lambda m: m.group(2), line)
+    if "](" in line:
+        line = _MD_IMAGE.sub("", line)
+        line = _MD_LINK.sub(lambda m: m.group(1), line)
+    return _MD_EMPHASIS.sub(lambda m: m.group(2), line) if ("*" in line or "_" in line) else line
 
 
 def clean_line(line: str) -> str:

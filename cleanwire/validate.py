@@ -24,6 +24,8 @@ from pathlib import Path
 import polars as pl
 
 from cleanwire.config import ConfigError
+from cleanwire.features import RUN_COLUMNS
+from cleanwire.metrics import DRIFT_METRICS
 
 ROW_SUITE = "articles.json"
 BATCH_SUITE = "batch.json"
@@ -88,8 +90,32 @@ def read_suite_json(path: Path) -> dict:
     return raw
 
 
-def load_suite(path: Path, need_issue_code: bool, overrides: dict | None = None) -> SuiteFile:
-    """Build every expectation of a suite file, strictly; `overrides` maps meta.knob -> kwargs."""
+def _gx_error(e: Exception) -> str:
+    """The first of GX's (pydantic v1) validation errors, as 'field: message'."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    if len(lines) >= 3 and "validation error" in lines[0]:
+        return f"{lines[1]}: {lines[2].split(' (type=')[0]}"
+    return f"{type(e).__name__}: {lines[-1] if lines else ''}"
+
+
+def _kwargs_problem(kwargs: dict, columns: set[str] | None) -> str | None:
+    """What GX accepts but a run could not use: an unknown column, min_value above max_value."""
+    col = kwargs.get("column")
+    if columns is not None and col is not None and col not in columns:
+        return f"column {col!r} is not one the checks compute (known: {', '.join(sorted(columns))})"
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
+        return f"min_value {lo} is above max_value {hi}"
+    return None
+
+
+def load_suite(path: Path, need_issue_code: bool, overrides: dict | None = None,
+               columns: set[str] | None = None) -> SuiteFile:
+    """Build every expectation of a suite file, strictly; `overrides` maps meta.knob -> kwargs.
+
+    `columns`: the columns of the frame the suite will run on; an expectation on
+    any other column is refused now rather than failing after the work is done.
+    """
     raw = read_suite_json(path)
     gx = _gx()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -110,11 +136,14 @@ def load_suite(path: Path, need_issue_code: bool, overrides: dict | None = None)
         if cfg.get("severity", "critical") not in SEVERITIES:
             errors.append(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
             continue
+        problem = _kwargs_problem(cfg.get("kwargs") or {}, columns)
+        if problem:
+            errors.append(f"{where}: {problem}")
+            continue
         try:
             built.append(ExpectationConfiguration(**cfg).to_domain_obj())
         except Exception as e:  # noqa: BLE001 - GX raises pydantic, TypeError, its own errors
-            msg = str(e).strip().splitlines()
-            errors.append(f"{where}: {type(e).__name__}: {msg[-1] if msg else ''}"[:300])
+            errors.append(f"{where}: {_gx_error(e)}"[:300])
     if errors:
         raise SuiteError("; ".join(errors))
     suite = gx.ExpectationSuite(name=raw["name"], expectations=built, meta=raw.get("meta"))
@@ -126,9 +155,15 @@ def load_suite(path: Path, need_issue_code: bool, overrides: dict | None = None)
 
 def load_suites(suites_dir: Path, max_quarantined_share: float | None = None) -> tuple[SuiteFile, SuiteFile]:
     overrides = {"max_quarantined_share": {"max_value": max_quarantined_share}} if max_quarantined_share is not None else None
-    rows = load_suite(suites_dir / ROW_SUITE, need_issue_code=True)
-    batch = load_suite(suites_dir / BATCH_SUITE, need_issue_code=False, overrides=overrides)
+    rows = load_suite(suites_dir / ROW_SUITE, need_issue_code=True, columns=ROW_COLUMNS)
+    batch = load_suite(suites_dir / BATCH_SUITE, need_issue_code=False, overrides=overrides, columns=BATCH_COLUMNS)
     return rows, batch
+
+
+# The columns of the frames the suites run on (checks.NARROW plus duplicate_of; checks.batch_frame).
+ROW_COLUMNS = {*RUN_COLUMNS, "duplicate_of"}
+BATCH_COLUMNS = {"article_id", "source_file", "word_count", "is_quarantined", "source",
+                 *[d for _, d, _ in DRIFT_METRICS]}
 
 
 # ------------------------------------------------------------------ running

@@ -28,7 +28,7 @@ from cleanwire import checks, dedup, html_report, metrics, progress
 from cleanwire.batch import BatchResult, FileRef, process_batch
 from cleanwire.config import RunConfig, check_paths
 from cleanwire.discover import Discovery, discover, make_batches
-from cleanwire.lock import output_lock
+from cleanwire.lock import OutputLocked, output_lock
 from cleanwire.publish import published_index, publish_run, quarantined_files, seen_files
 from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
                               write_validations, reports_dir)
@@ -166,70 +166,78 @@ def news_etl(config: RunConfig = RunConfig()) -> dict:
     suites = check_config(config)
     out = config.output_dir
     store = Store(out, keep=config.keep_versions)
-    with output_lock(out):
-        store.prepare()
-        stages: dict[str, float] = {}
-        tick = time.perf_counter()
-        found = discover_files(config, store)
-        stages["discover"] = time.perf_counter() - tick
-        files_total = found.unchanged + len(found.to_process)
-        summary = {"run_id": run_id, "flow_run_id": str(flow_run.get_id() or ""),
-                   "started_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                   "input": str(config.input_dir), "output": str(out),
-                   "files": {"found": files_total, "processed": 0, "unchanged": found.unchanged,
-                             "missing_since_last_run": found.missing},
-                   "records": 0, "published": 0, "quarantined": 0,
-                   "issues": issue_counts(pl.DataFrame(schema={"issues": pl.List(pl.String)})),
-                   "gate": {"ok": True, "failures": [], "skipped": []},
-                   "version": store.current_version(),
-                   "reports": {"data_docs": str(reports_dir(out) / "data_docs" / "index.html")}}
-        if not found.to_process:
-            log.info("nothing new below %s: %d files unchanged", config.input_dir, found.unchanged)
-            summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.items()}
-            summary["seconds"] = round(time.perf_counter() - t0, 2)
-            return report(config, run_id, summary, None)
-        work = out / STATE_DIR / "work" / run_id
-        batches = make_batches(found.to_process, config.batch_files, int(config.batch_mb * 1e6))
-        log.info("%d files to process in %d batches", len(found.to_process), len(batches))
-        try:
-            tick = time.perf_counter()
-            results = run_batches(config, batches, str(work), run_id)
-            stages["parse"] = time.perf_counter() - tick
-            if not any(r.records_path for r in results):
-                # Files whose stat changed but whose bytes did not (touched, downloaded again):
-                # nothing to check or publish, and no new version.
-                summary["files"].update(unchanged=files_total)
-                summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.items()}
-                summary["seconds"] = round(time.perf_counter() - t0, 2)
-                log.info("%d files re-read: content unchanged, nothing to publish", len(found.to_process))
-                return report(config, run_id, summary, None)
-            progress.report("check", 0, 1)
-            tick = time.perf_counter()
-            thresholds = dedup.DedupThresholds(config.min_containment, config.min_head_jaccard)
-            replaced = {f.source_file for f in found.to_process}
-            decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds, replaced)
-            stages["checks"] = time.perf_counter() - tick
-            progress.report("publish", 0, 1)
-            tick = time.perf_counter()
-            counts = issue_counts(decided.decisions)
-            published = publish(store, results, decided, run_id, {"issues": counts})
-            stages["publish"] = time.perf_counter() - tick
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        unchanged_in_batches = sum(r.n_unchanged for r in results)
-        summary["files"].update(processed=len(found.to_process) - unchanged_in_batches,
-                                unchanged=found.unchanged + unchanged_in_batches)
-        summary.update(records=decided.decisions.height, published=published.published_rows,
-                       quarantined=published.quarantined_rows, issues=counts, gate=gate_summary(decided.batch),
-                       version=published.version, duplicate_groups=decided.groups,
-                       published_total=published.manifest["published_total"],
-                       quarantined_total=published.manifest["quarantined_total"])
-        tick = time.perf_counter()
+    try:
+        with output_lock(out):
+            return _run(config, log, t0, run_id, suites, out, store)
+    except OutputLocked as e:
+        return Failed(message=str(e))  # another run holds the output: one line, no traceback
+
+
+def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, store: Store):
+    """The run itself, under the output lock."""
+    store.prepare(clean_work=True)
+    stages: dict[str, float] = {}
+    tick = time.perf_counter()
+    found = discover_files(config, store)
+    stages["discover"] = time.perf_counter() - tick
+    files_total = found.unchanged + len(found.to_process)
+    summary = {"run_id": run_id, "flow_run_id": str(flow_run.get_id() or ""),
+               "started_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+               "input": str(config.input_dir), "output": str(out),
+               "files": {"found": files_total, "processed": 0, "unchanged": found.unchanged,
+                         "missing_since_last_run": found.missing},
+               "records": 0, "published": 0, "quarantined": 0,
+               "issues": issue_counts(pl.DataFrame(schema={"issues": pl.List(pl.String)})),
+               "gate": {"ok": True, "failures": [], "skipped": []},
+               "version": store.current_version(),
+               "reports": {"data_docs": str(reports_dir(out) / "data_docs" / "index.html")}}
+    if not found.to_process:
+        log.info("nothing new below %s: %d files unchanged", config.input_dir, found.unchanged)
         summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.items()}
         summary["seconds"] = round(time.perf_counter() - t0, 2)
-        report(config, run_id, summary, decided)
-        summary["stage_seconds"]["report"] = round(time.perf_counter() - tick, 2)
-        write_summary(out, run_id, summary)
+        return report(config, run_id, summary, None)
+    work = out / STATE_DIR / "work" / run_id
+    batches = make_batches(found.to_process, config.batch_files, int(config.batch_mb * 1e6))
+    log.info("%d files to process in %d batches", len(found.to_process), len(batches))
+    try:
+        tick = time.perf_counter()
+        results = run_batches(config, batches, str(work), run_id)
+        stages["parse"] = time.perf_counter() - tick
+        if not any(r.records_path for r in results):
+            # Files whose stat changed but whose bytes did not (touched, downloaded again):
+            # nothing to check or publish, and no new version.
+            summary["files"].update(unchanged=files_total)
+            summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.items()}
+            summary["seconds"] = round(time.perf_counter() - t0, 2)
+            log.info("%d files re-read: content unchanged, nothing to publish", len(found.to_process))
+            return report(config, run_id, summary, None)
+        progress.report("check", 0, 1)
+        tick = time.perf_counter()
+        thresholds = dedup.DedupThresholds(config.min_containment, config.min_head_jaccard)
+        replaced = {f.source_file for f in found.to_process}
+        decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds, replaced)
+        stages["checks"] = time.perf_counter() - tick
+        progress.report("publish", 0, 1)
+        tick = time.perf_counter()
+        counts = issue_counts(decided.decisions)
+        published = publish(store, results, decided, run_id, {"issues": counts})
+        stages["publish"] = time.perf_counter() - tick
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    unchanged_in_batches = sum(r.n_unchanged for r in results)
+    summary["files"].update(processed=len(found.to_process) - unchanged_in_batches,
+                            unchanged=found.unchanged + unchanged_in_batches)
+    summary.update(records=decided.decisions.height, published=published.published_rows,
+                   quarantined=published.quarantined_rows, issues=counts, gate=gate_summary(decided.batch),
+                   version=published.version, duplicate_groups=decided.groups,
+                   published_total=published.manifest["published_total"],
+                   quarantined_total=published.manifest["quarantined_total"])
+    tick = time.perf_counter()
+    summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.items()}
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    report(config, run_id, summary, decided)
+    summary["stage_seconds"]["report"] = round(time.perf_counter() - tick, 2)
+    write_summary(out, run_id, summary)
     if not decided.gate_ok:
         # A failed final state, not an exception: the refusal is a verdict on the data,
         # reported in one line, not a crash with a traceback.

@@ -364,9 +364,6 @@ def test_run_after_a_kill_after_the_switch_finds_nothing_new(crash_scenario):
     _check_accounted(crash_scenario["out"], o["expected"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a run killed while parsing leaves OUT/.cleanwire/work/<run id>/ "
-                   "(its batch files, bodies included) behind for ever: Store.prepare() removes stale "
-                   "versions/*.tmp but nothing removes stale work dirs")
 def test_no_work_files_left_after_the_next_run(crash_scenario):
     o = crash_scenario["obs"]["complete"]
     assert o["exit"] == 0
@@ -427,9 +424,6 @@ def test_first_run_completes_and_the_output_stays_consistent(concurrent_runs):
     assert _every_file_reads(c["out"]) == len(c["expected"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the refusal is printed after Prefect's own ERROR log of the flow "
-                   "run, which includes a full Python traceback of OutputLocked (flow_engine: 'Encountered "
-                   "exception during execution'); stderr is ~25 lines instead of one")
 def test_refusal_is_one_line_without_a_traceback(concurrent_runs):
     c = concurrent_runs
     assert c["b_rc"] == 1
@@ -568,11 +562,6 @@ def test_after_space_is_freed_the_next_run_publishes_everything(disk_full):
     assert d["next_tmp"] == [], "the failed build was not cleaned up"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: store.TableWriter never closes (or aborts) its open "
-                   "pq.ParquetWriter when a write fails: after the ENOSPC the half-written part file of the failed "
-                   "build is still open when the failed run has returned (the exception, which Prefect keeps "
-                   "referenced, holds the writer), so its space is held even after the next run deletes the .tmp "
-                   "build, until the exception happens to be garbage-collected")
 def test_failed_publish_leaves_no_file_open(disk_full):
     if disk_full["mode"] != "tmpfs":
         pytest.skip("needs the real ENOSPC of a full tmpfs")

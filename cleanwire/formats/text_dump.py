@@ -118,7 +118,7 @@ def _parse_infos(infos: list[LineInfo]) -> dict:
     if span and out["title"] is None:
         # No headline, and only sentences above the body: they are its first paragraphs.
         pre = [i for i in range(start) if infos[i].kind != "blank"]
-        if pre and all(infos[i].kind in ("short", "prose") and _SENTENCE.search(infos[i].text) for i in pre):
+        if pre and all(infos[i].kind in ("short", "prose") and _SENTENCE.search(infos[i].text[-40:]) for i in pre):
             start, out["subtitle"] = pre[0], None
     _read_date(infos, start, end, out)
     if span:
@@ -272,7 +272,7 @@ def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
         if info.kind == "related":
             links.append(i)
             continue
-        if _SENTENCE.search(info.text) and info.n_words >= 3:
+        if _SENTENCE.search(info.text[-40:]) and info.n_words >= 3:
             break  # 'It was a close vote.': a sentence, not a headline (headlines end without a stop)
         if _is_kicker(info):
             kickers.append(i)
