@@ -30,24 +30,39 @@ sys.path.insert(0, str(HERE))
 from make_corpus import generate  # noqa: E402
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory (bytes) of a process and all its descendants."""
-    total = 0
+def tree_rss(pid: int) -> dict[int, int]:
+    """Resident memory (bytes) of a process and each of its descendants."""
+    out: dict[int, int] = {}
     stack = [pid]
-    seen = set()
     while stack:
         p = stack.pop()
-        if p in seen:
+        if p in out:
             continue
-        seen.add(p)
         try:
             with open(f"/proc/{p}/statm") as fh:
-                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            with open(f"/proc/{p}/task/{p}/children") as fh:
-                stack.extend(int(c) for c in fh.read().split())
+                out[p] = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):  # children of every thread (pools spawn from threads)
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
             continue
-    return total
+    return out
+
+
+def _role(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+    if "uvicorn" in cmd or "prefect.server" in cmd:
+        return "Prefect API"
+    if "spawn_main" in cmd or "multiprocessing" in cmd:
+        return "worker"
+    return "cleanwire (flow)"
+
+
+PEAKS: dict[str, int] = {}  # role -> peak RSS of one process of that role, over the last command
 
 
 def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
@@ -56,11 +71,17 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
     stop = threading.Event()
+    PEAKS.clear()
+    roles: dict[int, str] = {}
 
     def sample():
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, tree_rss(proc.pid))
+            rss = tree_rss(proc.pid)
+            peak = max(peak, sum(rss.values()))
+            for p, r in rss.items():
+                role = roles.setdefault(p, _role(p))
+                PEAKS[role] = max(PEAKS.get(role, 0), r)
             stop.wait(0.2)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -113,6 +134,7 @@ def main() -> None:
 
     fa, ra = floor(raw, a.dir / f"floor-{a.n}.parquet")
     fb, rb, code, _ = run_measured(cli, env)
+    run_peaks = dict(PEAKS)
     summary = json.loads((out / "reports" / "summary.json").read_text())
     stages = summary.get("stage_seconds", {})
     pipeline = sum(stages.values()) or summary.get("seconds", fb)
@@ -130,8 +152,11 @@ def main() -> None:
     print(f"{'':46} {'seconds':>9} {'peak RSS':>10} {'docs/s':>9}")
     for name, secs, rss, rate in rows:
         print(f"{name:46} {secs:9.1f} {rss / 2**20:8.0f}MB {'' if rate is None else f'{rate:9.0f}'}")
+    print("peak RSS of one process, by role: " + ", ".join(f"{k} {v / 2**20:.0f}MB" for k, v in run_peaks.items()))
     print(f"start-up (Prefect local API, GX import, process spawn): {fb - pipeline:.1f} s")
     print(f"stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+    print("flow process peak RSS after each stage: "
+          + ", ".join(f"{k} {v}MB" for k, v in summary.get("stage_peak_rss_mb", {}).items()))
     print(f"ratio (b)/(a), pipeline: {pipeline / fa:.2f}   (wall: {fb / fa:.2f})")
     print(f"no-op rerun / full run (wall): {fc / fb:.1%}; "
           + ("the rerun found nothing new and started no flow run" if noop else "the rerun ran the flow"))

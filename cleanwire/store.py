@@ -38,7 +38,9 @@ VERSIONS = "versions"
 CURRENT = "current"
 DEFAULT_KEEP = 10
 MAX_FILES_PER_PARTITION = 8
-_ROW_GROUP = 50_000
+_ROW_GROUP = 50_000              # rows buffered per partition before a row group is written
+_PARTITION_BUFFER = 32 * 2**20   # ... or this many bytes
+_TOTAL_BUFFER = 128 * 2**20      # all partitions of a table together: memory stays flat whatever the run's size
 
 
 class StoreError(RuntimeError):
@@ -63,6 +65,7 @@ class _PartitionPlan:
     sink: pa.NativeFile | None = None   # the open file under the writer: closed even when the writer fails
     buffer: list[pa.Table] = field(default_factory=list)
     buffered_rows: int = 0
+    buffered_bytes: int = 0
 
 
 def _partition_dir(spec: TableSpec, values: tuple) -> str:
@@ -97,6 +100,7 @@ class TableWriter:
         for pdir, files in (_existing_partitions(self.old_table) if self.old_table else {}).items():
             self.parts[pdir] = _PartitionPlan(old_files=files)
         self.rows_written = 0
+        self.buffered_bytes = 0
 
     def write(self, df: pl.DataFrame) -> None:
         if df.height == 0:
@@ -111,8 +115,16 @@ class TableWriter:
             table = part.to_arrow().select(self.schema.names).cast(self.schema)
             plan.buffer.append(table)
             plan.buffered_rows += table.num_rows
+            plan.buffered_bytes += table.nbytes
+            self.buffered_bytes += table.nbytes
             self.rows_written += table.num_rows
-            if plan.buffered_rows >= _ROW_GROUP:
+            if plan.buffered_rows >= _ROW_GROUP or plan.buffered_bytes >= _PARTITION_BUFFER:
+                self._flush(pdir, plan)
+        if self.buffered_bytes > _TOTAL_BUFFER:
+            # Many partitions each below their limit: write the biggest buffers out.
+            for pdir, plan in sorted(self.parts.items(), key=lambda kv: -kv[1].buffered_bytes):
+                if self.buffered_bytes <= _TOTAL_BUFFER // 2:
+                    break
                 self._flush(pdir, plan)
 
     def _flush(self, pdir: str, plan: _PartitionPlan) -> None:
@@ -125,7 +137,8 @@ class TableWriter:
             plan.sink = pa.OSFile(str(plan.new_file), "wb")
             plan.writer = pq.ParquetWriter(plan.sink, self.schema, compression="zstd")
         plan.writer.write_table(pa.concat_tables(plan.buffer))
-        plan.buffer, plan.buffered_rows = [], 0
+        self.buffered_bytes -= plan.buffered_bytes
+        plan.buffer, plan.buffered_rows, plan.buffered_bytes = [], 0, 0
 
     def abort(self) -> None:
         """Close every open file after a failure (the build folder is then removed)."""

@@ -151,6 +151,12 @@ def task_runner_for(config: RunConfig, n_batches: int):
     return ProcessPoolTaskRunner(max_workers=min(workers, n_batches))
 
 
+def _peak_rss_mb() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def new_run_id() -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     fr = flow_run.get_id()
@@ -177,9 +183,11 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
     """The run itself, under the output lock."""
     store.prepare(clean_work=True)
     stages: dict[str, float] = {}
+    peaks: dict[str, int] = {}  # this process's peak resident memory after each stage (MB)
     tick = time.perf_counter()
     found = discover_files(config, store)
     stages["discover"] = time.perf_counter() - tick
+    peaks["discover"] = _peak_rss_mb()
     files_total = found.unchanged + len(found.to_process)
     summary = {"run_id": run_id, "flow_run_id": str(flow_run.get_id() or ""),
                "started_at": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -203,6 +211,7 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
         tick = time.perf_counter()
         results = run_batches(config, batches, str(work), run_id)
         stages["parse"] = time.perf_counter() - tick
+        peaks["parse"] = _peak_rss_mb()
         if not any(r.records_path for r in results):
             # Files whose stat changed but whose bytes did not (touched, downloaded again):
             # nothing to check or publish, and no new version.
@@ -217,11 +226,13 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
         replaced = {f.source_file for f in found.to_process}
         decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds, replaced)
         stages["checks"] = time.perf_counter() - tick
+        peaks["checks"] = _peak_rss_mb()
         progress.report("publish", 0, 1)
         tick = time.perf_counter()
         counts = issue_counts(decided.decisions)
         published = publish(store, results, decided, run_id, {"issues": counts})
         stages["publish"] = time.perf_counter() - tick
+        peaks["publish"] = _peak_rss_mb()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     unchanged_in_batches = sum(r.n_unchanged for r in results)
@@ -237,6 +248,7 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     report(config, run_id, summary, decided)
     summary["stage_seconds"]["report"] = round(time.perf_counter() - tick, 2)
+    summary["stage_peak_rss_mb"] = {**peaks, "report": _peak_rss_mb()}
     write_summary(out, run_id, summary)
     if not decided.gate_ok:
         # A failed final state, not an exception: the refusal is a verdict on the data,
