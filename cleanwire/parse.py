@@ -80,6 +80,8 @@ def parse_files(items: list[tuple[str, bytes]]) -> list[list[dict]]:
         out.append(recs)
     try:
         _finish(dumps, bodies, parse_page_dumps, clean_body_texts)
+    except ImportError:
+        raise
     except Exception:  # noqa: BLE001 - isolate the file that broke the batch pass
         for rec, text in dumps:
             _finish([(rec, text)], [], parse_page_dumps, clean_body_texts, isolate=True)
@@ -95,7 +97,7 @@ def _finish(dumps, bodies, parse_page_dumps, clean_body_texts, isolate: bool = F
         for (rec, _), (body, cut, last) in zip(bodies, clean_body_texts([t for _, t in bodies]) if bodies else []):
             rec.update(body=body, cut_marker=cut, last_paragraph=last)
     except (Exception, RecursionError) as e:  # noqa: BLE001
-        if not isolate:
+        if not isolate or isinstance(e, ImportError):
             raise
         for rec, _ in dumps + bodies:
             rec["read_error"] = f"{rec.get('format')} parser failed: {type(e).__name__}: {str(e)[:200]}"
@@ -119,6 +121,8 @@ def _prepare(source_file: str, data: bytes, dumps: list, bodies: list) -> list[d
         else:
             dumps.append((rec, decoded.text))
         return [rec]
+    except ImportError:
+        raise  # a broken install is not bad input: fail the run instead of quarantining every file
     except RecursionError:
         return [unreadable(source_file, f"{fmt} too deeply nested to parse", digest, fmt, decoded.encoding)]
     except Exception as e:  # noqa: BLE001 - bad input is data: keep the reason, go on
@@ -138,6 +142,8 @@ def _parse_json(source_file: str, text: str, fmt: str, encoding: str | None, dig
             continue
         try:
             fields = record_to_fields(obj, clean_body=False)
+        except ImportError:
+            raise
         except Exception as e:  # noqa: BLE001
             out.append(unreadable(source_file, f"record {n}: {type(e).__name__}: {str(e)[:200]}",
                                   digest, fmt, encoding, sp))

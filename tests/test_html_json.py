@@ -273,3 +273,15 @@ def test_invalid_json_file_is_one_unreadable_record():
     assert len(recs) == 1
     assert recs[0]["source_file"] == "feeds/bad.json"
     assert recs[0]["read_error"]
+
+
+def test_a_broken_install_fails_loudly_instead_of_quarantining_every_html_file(monkeypatch):
+    # An extractor that cannot be imported is a defect of the environment, not of the
+    # input: quarantining every page as 'unreadable' would hide it behind a green run.
+    import sys
+
+    from cleanwire.parse import parse_files
+
+    monkeypatch.setitem(sys.modules, "trafilatura", None)
+    with pytest.raises(ImportError):
+        parse_files([("page.html", html(f"<title>{HEADLINE}</title>").encode())])
