@@ -18,6 +18,8 @@ from cleanwire.parse import content_hash, unreadable
 from cleanwire.parse import parse_files as parse_many
 from cleanwire.schema import PARSED, conform
 
+SIGNATURE_SLICE = 500  # records per MinHash pass
+
 FILE_STATUS_SCHEMA = {
     "source_file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "content_hash": pl.String,
     "status": pl.String, "n_records": pl.Int32,
@@ -104,8 +106,10 @@ def build_frame(records: list[dict], run_id: str) -> pl.DataFrame:
     df = conform(pl.DataFrame(records, schema_overrides=PARSED, infer_schema_length=None)
                  if records else pl.DataFrame(schema=PARSED), PARSED)
     df = features.add_features(df).with_columns(pl.lit(run_id).alias("run_id"))
-    sigs = dedup.signature_frame(df["article_id"].to_list(), df["body"].to_list())
-    return df.join(sigs, on="article_id", how="left")
+    # Signatures in slices: the token lists and hash blocks of a whole batch would double its memory.
+    sigs = [dedup.signature_frame(s["article_id"].to_list(), s["body"].to_list())
+            for s in df.select("article_id", "body").iter_slices(SIGNATURE_SLICE)]
+    return df.join(pl.concat(sigs) if sigs else dedup.signature_frame([], []), on="article_id", how="left")
 
 
 def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str, max_bytes: int) -> BatchResult:

@@ -39,7 +39,7 @@ BAND_COLUMNS = [f"band_{i:02d}" for i in range(BANDS + BANDS_HEAD)]
 WORD_PATTERN = r"[^\W_]+"
 _PRIME = np.uint64(1099511628211)   # FNV prime: mixes the rows of a band into one key
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: mixes 3 word hashes into a shingle
-_CHUNK = 1 << 16                     # shingles per numpy block (memory: chunk x num_perm x 4 B)
+_CHUNK = 1 << 14                     # shingles per numpy block (memory: chunk x num_perm x 4 B)
 
 
 @dataclass(frozen=True)
