@@ -39,8 +39,8 @@ CURRENT = "current"
 DEFAULT_KEEP = 10
 MAX_FILES_PER_PARTITION = 8
 _ROW_GROUP = 50_000              # rows buffered per partition before a row group is written
-_PARTITION_BUFFER = 32 * 2**20   # ... or this many bytes
-_TOTAL_BUFFER = 128 * 2**20      # all partitions of a table together: memory stays flat whatever the run's size
+_PARTITION_BUFFER = 16 * 2**20   # ... or this many bytes
+_TOTAL_BUFFER = 48 * 2**20      # all partitions of a table together: memory stays flat whatever the run's size
 
 
 class StoreError(RuntimeError):
