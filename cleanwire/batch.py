@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from cleanwire import dedup, features
 from cleanwire.parse import content_hash, unreadable
 from cleanwire.parse import parse_files as parse_many
 from cleanwire.schema import PARSED, conform
 
-SIGNATURE_SLICE = 500  # records per MinHash pass
+SIGNATURE_SLICE = 500          # records per MinHash pass
+CHUNK_FILES = 1000             # files parsed together inside a batch: bounds a worker's memory...
+CHUNK_BYTES = 16 * 10**6       # ... as do their raw bytes
 
 FILE_STATUS_SCHEMA = {
     "source_file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "content_hash": pl.String,
@@ -112,19 +115,60 @@ def build_frame(records: list[dict], run_id: str) -> pl.DataFrame:
     return df.join(pl.concat(sigs) if sigs else dedup.signature_frame([], []), on="article_id", how="left")
 
 
+def chunk_files(refs: list[FileRef], max_files: int, max_bytes: int) -> list[list[FileRef]]:
+    """Consecutive runs of at most max_files files and (about) max_bytes bytes."""
+    chunks: list[list[FileRef]] = []
+    cur: list[FileRef] = []
+    size = 0
+    for r in refs:
+        if cur and (len(cur) >= max_files or size + r.size > max_bytes):
+            chunks.append(cur)
+            cur, size = [], 0
+        cur.append(r)
+        size += r.size
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
 def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str, max_bytes: int) -> BatchResult:
-    """Parse a batch and write `batch-NNNNN.records.parquet` and `.files.parquet` into out_dir."""
-    records, status = parse_files(files, max_bytes)
+    """Parse a batch and write `batch-NNNNN.records.parquet` and `.files.parquet` into out_dir.
+
+    A batch (one task) is parsed in chunks, one row group each: a task then
+    costs its fixed overhead (~0.4 s of CPU across worker, flow and API, measured)
+    once for several chunks, while memory stays at one chunk.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files_path = out / f"batch-{batch_no:05d}.files.parquet"
-    records_path = None
-    if records:
-        frame = build_frame(records, run_id)
-        records_path = out / f"batch-{batch_no:05d}.records.parquet"
-        _write_atomic(frame, records_path)
+    records_path = out / f"batch-{batch_no:05d}.records.parquet"
+    tmp = records_path.with_suffix(".parquet.tmp")
+    status: list[dict] = []
+    n_records = 0
+    writer = None
+    try:
+        for chunk in chunk_files(files, CHUNK_FILES, CHUNK_BYTES):
+            records, chunk_status = parse_files(chunk, max_bytes)
+            status += chunk_status
+            if not records:
+                continue
+            table = build_frame(records, run_id).to_arrow()
+            n_records += len(records)
+            del records
+            if writer is None:
+                # lz4: a work file, read once: fast beats small
+                writer = pq.ParquetWriter(tmp, table.schema, compression="lz4")
+            writer.write_table(table.cast(writer.schema))
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    if writer is not None:
+        writer.close()
+        os.replace(tmp, records_path)
     _write_atomic(pl.DataFrame(status, schema=FILE_STATUS_SCHEMA), files_path)
-    return BatchResult(str(records_path) if records_path else None, str(files_path), len(files), len(records),
+    return BatchResult(str(records_path) if writer is not None else None, str(files_path), len(files), n_records,
                        sum(s["status"] == "unchanged" for s in status))
 
 

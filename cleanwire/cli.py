@@ -85,7 +85,7 @@ def run(
     suites: Optional[Path] = typer.Option(None, help="Folder with articles.json and batch.json (default: expectations/)."),
     max_quarantined_share: Optional[float] = typer.Option(None, help="Override the batch gate's maximum quarantined share."),
     workers: Optional[int] = typer.Option(None, help="Local worker processes (default: CPU count)."),
-    batch_files: Optional[int] = typer.Option(None, help="Raw files per batch task (default 1000)."),
+    batch_files: Optional[int] = typer.Option(None, help="Raw files per batch task, at most (default 4000)."),
     max_file_mb: Optional[float] = typer.Option(None, help="Size cap per raw file in MB (default 10)."),
     dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler (tcp://host:8786)."),
     dask_workers: Optional[int] = typer.Option(None, help="Start a local Dask cluster with N workers for the batch tasks."),

@@ -19,8 +19,8 @@ class RunConfig(BaseModel):
     suites: str = Field(str(DEFAULT_SUITES), description="Folder holding articles.json and batch.json")
     max_quarantined_share: float | None = Field(
         None, ge=0, le=1, description="Override of the batch suite's maximum share of quarantined records")
-    batch_files: int = Field(1000, ge=1, description="Raw files per batch task")
-    batch_mb: float = Field(64, gt=0, description="About this many MB of raw bytes per batch task")
+    batch_files: int = Field(4000, ge=1, description="Raw files per batch task (at most; parsed in chunks of 1000)")
+    batch_mb: float = Field(128, gt=0, description="About this many MB of raw bytes per batch task")
     max_file_mb: float = Field(10, gt=0, description="Files larger than this are quarantined as unreadable")
     workers: int | None = Field(None, ge=1, description="Local worker processes (default: CPU count)")
     dask_address: str | None = Field(None, description="Run batch tasks on this Dask scheduler (tcp://host:8786)")

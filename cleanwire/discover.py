@@ -118,19 +118,3 @@ def discover(input_dir: Path, seen: pl.DataFrame | None, only: set[str] | None =
         todo.append(FileRef(r.source_file, r.path, r.size, r.mtime_ns, prev[2] if prev else None, r.problem))
     missing = sum(1 for k in known if k not in on_disk)
     return Discovery(todo, unchanged, len(known), missing)
-
-
-def make_batches(refs: list[FileRef], max_files: int, max_bytes: int) -> list[list[FileRef]]:
-    """Consecutive batches of at most max_files files and (about) max_bytes bytes."""
-    batches: list[list[FileRef]] = []
-    cur: list[FileRef] = []
-    size = 0
-    for r in refs:
-        if cur and (len(cur) >= max_files or size + r.size > max_bytes):
-            batches.append(cur)
-            cur, size = [], 0
-        cur.append(r)
-        size += r.size
-    if cur:
-        batches.append(cur)
-    return batches

@@ -115,8 +115,8 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
 
 def _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_rec) -> tuple[int, int]:
     n_pub = n_qua = 0
-    for path in records_paths:
-        f = finalise(pl.read_parquet(path), decisions, gate_ok, ingested)
+    for group in _row_groups(records_paths):
+        f = finalise(group, decisions, gate_ok, ingested)
         pub = f.filter(pl.col("dataset") == "published")
         qua = f.filter(pl.col("dataset") == "quarantine")
         if gate_ok:
@@ -128,6 +128,19 @@ def _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_
                                 for c in ["n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS]])
         w_rec.write(conform(index, RECORD_INDEX))
     return n_pub, n_qua
+
+
+def _row_groups(paths: list[str]):
+    """A frame per row group of the batch files: one parse chunk in memory at a time."""
+    import pyarrow.parquet as pq
+
+    for path in paths:
+        pf = pq.ParquetFile(path)
+        try:
+            for i in range(pf.num_row_groups):
+                yield pl.from_arrow(pf.read_row_group(i))
+        finally:
+            pf.close()
 
 
 def _count(table_root) -> int:

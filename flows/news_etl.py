@@ -11,6 +11,7 @@ deployment serves every mode.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import shutil
 import time
@@ -25,9 +26,9 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from cleanwire import checks, dedup, html_report, metrics, progress
-from cleanwire.batch import BatchResult, FileRef, process_batch
+from cleanwire.batch import CHUNK_FILES, BatchResult, FileRef, chunk_files, process_batch
 from cleanwire.config import RunConfig, check_paths
-from cleanwire.discover import Discovery, discover, make_batches
+from cleanwire.discover import Discovery, discover
 from cleanwire.lock import OutputLocked, output_lock
 from cleanwire.publish import published_index, publish_run, quarantined_files, seen_files
 from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
@@ -126,6 +127,16 @@ def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str, 
     return sorted(results, key=lambda r: r.files_path)
 
 
+def files_per_task(config: RunConfig, n_files: int) -> int:
+    """config.batch_files, made smaller when that would leave workers idle (2 tasks per worker).
+
+    Never below one parse chunk: a small run stays one task, on a thread, without
+    the seconds it takes to start worker processes.
+    """
+    workers = config.dask_workers or config.workers or os.cpu_count() or 1
+    return max(1, min(config.batch_files, max(CHUNK_FILES, math.ceil(n_files / (2 * workers)))))
+
+
 def task_runner_for(config: RunConfig, n_batches: int):
     """Dask when asked; a process pool for real work; threads for a single batch (no spawn cost).
 
@@ -205,7 +216,7 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
         summary["seconds"] = round(time.perf_counter() - t0, 2)
         return report(config, run_id, summary, None)
     work = out / STATE_DIR / "work" / run_id
-    batches = make_batches(found.to_process, config.batch_files, int(config.batch_mb * 1e6))
+    batches = chunk_files(found.to_process, files_per_task(config, len(found.to_process)), int(config.batch_mb * 1e6))
     log.info("%d files to process in %d batches", len(found.to_process), len(batches))
     try:
         tick = time.perf_counter()
