@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from cleanwire import dedup
 from cleanwire.schema import BATCH_REJECTED, OUTPUT, conform
@@ -132,8 +133,6 @@ def _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_
 
 def _row_groups(paths: list[str]):
     """A frame per row group of the batch files: one parse chunk in memory at a time."""
-    import pyarrow.parquet as pq
-
     for path in paths:
         pf = pq.ParquetFile(path)
         try:

@@ -222,6 +222,19 @@ KILL_POINTS = ["parsing", "publish-begun", "quarantine-half-written", "version-s
 N_GENERATED = 300
 
 
+def _published_baseline(run_etl, raw: Path, out: Path, base_ids, generated_ids) -> tuple[set[str], dict]:
+    """A first run publishes clean `base_ids`; then the `generated_ids` files land for the run under test.
+
+    Returns the source paths every later run must account for, and the snapshot of the first run.
+    """
+    expected = set(h.write_clean_articles(raw, base_ids, prefix="base"))
+    state = run_etl(raw, out)
+    assert state.is_completed(), state.message
+    baseline = _snapshot(out)
+    expected |= set(_write_generated(raw, generated_ids))
+    return expected, baseline
+
+
 @pytest.fixture(scope="module")
 def crash_scenario(run_etl, prefect_api, tmp_path_factory):
     """baseline -> 4 kills that must leave the baseline -> a complete run -> a kill after the switch -> a rerun.
@@ -230,11 +243,7 @@ def crash_scenario(run_etl, prefect_api, tmp_path_factory):
     """
     base = tmp_path_factory.mktemp("crash")
     raw, out, logs = base / "raw", base / "out", base / "logs"
-    expected = set(h.write_clean_articles(raw, range(700, 710), prefix="base"))
-    state = run_etl(raw, out)
-    assert state.is_completed(), state.message
-    baseline = _snapshot(out)
-    expected |= set(_write_generated(raw, range(10_000, 10_000 + N_GENERATED)))
+    expected, baseline = _published_baseline(run_etl, raw, out, range(700, 710), range(10_000, 10_000 + N_GENERATED))
     obs: dict[str, dict] = {}
     common = ("--batch-files", "50", "--max-quarantined-share", "1.0")
 
@@ -377,11 +386,7 @@ def concurrent_runs(run_etl, prefect_api, tmp_path_factory):
     """Run A pauses inside its publish (holding the lock); run B starts on the same output; A resumes."""
     base = tmp_path_factory.mktemp("concurrent")
     raw, out, logs = base / "raw", base / "out", base / "logs"
-    expected = set(h.write_clean_articles(raw, range(720, 730), prefix="base"))
-    state = run_etl(raw, out)
-    assert state.is_completed(), state.message
-    baseline = _snapshot(out)
-    expected |= set(_write_generated(raw, range(30_000, 30_040)))
+    expected, baseline = _published_baseline(run_etl, raw, out, range(720, 730), range(30_000, 30_040))
     marker, resume = logs / "a.marker", logs / "a.resume"
     a = Run(_run_args(raw, out, "--workers", "1"), logs, "a",
             hook={"CW_POINT": "publish-begun", "CW_MARKER": str(marker), "CW_RESUME": str(resume)})
@@ -495,12 +500,9 @@ def disk_full(run_etl, small_disk, tmp_path_factory):
     raw = base / "raw"
     # on the tmpfs; without one, the same failure injected where the store writes Parquet
     out = (small_disk if small_disk is not None else base) / "out"
-    expected = set(h.write_clean_articles(raw, range(740, 750), prefix="base"))
-    state = run_etl(raw, out)
-    assert state.is_completed(), state.message
-    obs: dict = {"out": out, "mode": "tmpfs" if small_disk is not None else "injected", "baseline": _snapshot(out),
+    expected, baseline = _published_baseline(run_etl, raw, out, range(740, 750), range(40_000, 40_060))
+    obs: dict = {"out": out, "mode": "tmpfs" if small_disk is not None else "injected", "baseline": baseline,
                  "baseline_summary": h.summary_json(out)}
-    expected |= set(_write_generated(raw, range(40_000, 40_060)))
 
     filled: list[Path] = []
     real_begin = store.Store.begin

@@ -151,6 +151,11 @@ def _expected_source_paths() -> set[str]:
     return {k for k in EXPECT if k not in jsonl_files}
 
 
+def _expected_as(outcome: str) -> list[str]:
+    """The hostile files whose expected outcome (EXPECT) is `outcome`."""
+    return [name for name, what in EXPECT.items() if what == outcome]
+
+
 def _accounted(records: pl.DataFrame, source_path: str) -> dict:
     rows = records.filter(pl.col("source_path") == source_path)
     assert rows.height == 1, f"{source_path!r}: expected exactly 1 record, found {rows.height}"
@@ -207,9 +212,7 @@ def test_unreadable_files_are_quarantined_as_unreadable(hostile_run):
     _, out, state, _, _, _ = hostile_run
     assert state.is_completed(), state.message
     recs = h.all_records(out)
-    for name, what in EXPECT.items():
-        if what != "unreadable":
-            continue
+    for name in _expected_as("unreadable"):
         rows = recs.filter(pl.col("source_path").map_elements(lambda p, n=name: _json_path_matches(p, n),
                                                               return_dtype=pl.Boolean))
         assert rows.height == 1, f"{name}: {rows.height} records"
@@ -232,9 +235,7 @@ def test_clean_articles_in_awkward_encodings_come_through_intact(hostile_run):
     _, out, state, _, articles, _ = hostile_run
     assert state.is_completed(), state.message
     pub = h.published(out)
-    for name, what in EXPECT.items():
-        if what != "published":
-            continue
+    for name in _expected_as("published"):
         a = articles[name]
         row = _accounted(pub, name)
         assert row["title"] == a.title, (name, row["title"])
