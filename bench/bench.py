@@ -1,6 +1,6 @@
 """Benchmark cleanwire against the floor of its I/O, at N documents.
 
-    python bench/bench.py --n 100000 [--workers 2] [--keep]
+    python bench/bench.py --n 100000 [--processes 2 | --workers 2] [--keep]
 
 1. makes (or reuses) a synthetic corpus of N records (bench/make_corpus.py);
 2. (a) floor: reads every raw file's bytes and writes them as one Parquet column with polars;
@@ -111,7 +111,8 @@ def floor(raw: Path, out: Path) -> tuple[float, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=10000)
-    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--processes", type=int, default=None, help="size of the default process pool")
+    ap.add_argument("--workers", type=int, default=None, help="run on a new local Dask cluster of N workers")
     ap.add_argument("--dir", type=Path, default=HERE / "out")
     ap.add_argument("--keep", action="store_true", help="keep the output folders")
     a = ap.parse_args()
@@ -129,6 +130,8 @@ def main() -> None:
     env.setdefault("DO_NOT_TRACK", "1")
     cli = [sys.executable, "-m", "cleanwire.cli", "run", "--input", str(raw), "--output", str(out),
            "--max-quarantined-share", "1"]
+    if a.processes:
+        cli += ["--processes", str(a.processes)]
     if a.workers:
         cli += ["--workers", str(a.workers)]
 

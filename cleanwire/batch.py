@@ -7,6 +7,7 @@ own output file, so it can run anywhere that sees the same file system.
 from __future__ import annotations
 
 import os
+import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ FILE_STATUS_SCHEMA = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a run holds one per file to process
 class FileRef:
     source_file: str        # path relative to the input dir, '/'-separated
     path: str               # absolute path to read
@@ -46,6 +47,7 @@ class BatchResult:
     n_files: int
     n_records: int
     n_unchanged: int
+    worker: str = ""        # host:pid of the process that parsed the batch
 
 
 def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
@@ -156,8 +158,8 @@ def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str
             n_records += len(records)
             del records
             if writer is None:
-                # lz4: a work file, read once: fast beats small
-                writer = pq.ParquetWriter(tmp, table.schema, compression="lz4")
+                # lz4, no dictionaries: a work file, read once: fast beats small
+                writer = pq.ParquetWriter(tmp, table.schema, compression="lz4", use_dictionary=False)
             writer.write_table(table.cast(writer.schema))
     except BaseException:
         if writer is not None:
@@ -169,7 +171,7 @@ def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str
         os.replace(tmp, records_path)
     _write_atomic(pl.DataFrame(status, schema=FILE_STATUS_SCHEMA), files_path)
     return BatchResult(str(records_path) if writer is not None else None, str(files_path), len(files), n_records,
-                       sum(s["status"] == "unchanged" for s in status))
+                       sum(s["status"] == "unchanged" for s in status), f"{socket.gethostname()}:{os.getpid()}")
 
 
 def _write_atomic(df: pl.DataFrame, path: Path) -> None:

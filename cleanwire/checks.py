@@ -5,10 +5,10 @@ and the batch files holding the LSH bands and signatures; output is one
 decision per record: its issue codes, their detail, `duplicate_of`, and the
 fields a published copy takes from its duplicates.
 
-Order: a first pass of the row suite gives each record its own issues; the
-duplicate groups then pick the copy to publish (one without own issues, or
-whose only issue is a field another copy has); the merged fields fill it; the
-final pass of the row suite decides every record's codes (`duplicate_of` not
+Order: the duplicate groups are found; a first pass of the row suite gives
+each of their members its own issues; each group then picks the copy to
+publish (one without own issues, or whose only issue is a field another copy
+has); the merged fields fill it; the final pass of the row suite decides every record's codes (`duplicate_of` not
 null -> duplicate) and renders Data Docs; the batch suite gates the publish.
 """
 from __future__ import annotations
@@ -160,9 +160,11 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
     """Every record's decision for this run (see the module doc for the order)."""
     frame = narrow_frame(src)
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of"))
-    first = validator.run(frame, rows_suite)
-    own = _own_issues(frame, first)
     groups = find_duplicates(src, th)
+    # Own issues matter only to choose a group's copy: the first pass runs on the members alone.
+    members = frame.filter(pl.col("article_id").is_in(groups["article_id"].implode()))
+    own = (_own_issues(members, validator.run(members, rows_suite)) if members.height
+           else pl.DataFrame(schema={"article_id": pl.String, "own_issues": pl.List(pl.String)}))
     resolved = resolve_groups(frame, own, groups, src)
     final_frame = apply_fills(frame.drop("duplicate_of"), resolved)
     rows = validator.run(final_frame, rows_suite, docs=True)

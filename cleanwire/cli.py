@@ -84,18 +84,18 @@ def run(
     output: Path = typer.Option(Path("data"), "--output", "-o", help="Folder for published/, quarantine/, reports/."),
     suites: Optional[Path] = typer.Option(None, help="Folder with articles.json and batch.json (default: expectations/)."),
     max_quarantined_share: Optional[float] = typer.Option(None, help="Override the batch gate's maximum quarantined share."),
-    workers: Optional[int] = typer.Option(None, help="Local worker processes (default: CPU count)."),
+    processes: Optional[int] = typer.Option(None, help="Worker processes of the default local pool (default: CPU count)."),
     batch_files: Optional[int] = typer.Option(None, help="Raw files per batch task, at most (default 4000)."),
     max_file_mb: Optional[float] = typer.Option(None, help="Size cap per raw file in MB (default 10)."),
     dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler (tcp://host:8786)."),
-    dask_workers: Optional[int] = typer.Option(None, help="Start a local Dask cluster with N workers for the batch tasks."),
+    workers: Optional[int] = typer.Option(None, help="Start a local Dask cluster with N workers for the batch tasks."),
     keep_versions: Optional[int] = typer.Option(None, help="Published versions kept for rollback (default 10)."),
 ) -> None:
     """Run the news-etl flow once on Prefect's local API (no server needed)."""
     _env_defaults()
     cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
-                  max_quarantined_share=max_quarantined_share, workers=workers, batch_files=batch_files,
-                  max_file_mb=max_file_mb, dask_address=dask_address, dask_workers=dask_workers,
+                  max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
+                  batch_files=batch_files, max_file_mb=max_file_mb, dask_address=dask_address,
                   keep_versions=keep_versions)
     summary = execute(cfg)
     print_summary(summary)
@@ -292,7 +292,8 @@ def serve(
     timezone: str = typer.Option("UTC", help="Time zone of the cron schedule (IANA name)."),
     every: Optional[float] = typer.Option(None, help="Instead of cron: run every N seconds."),
     max_quarantined_share: Optional[float] = typer.Option(None, help="Batch gate's maximum quarantined share."),
-    workers: Optional[int] = typer.Option(None, help="Local worker processes per run."),
+    processes: Optional[int] = typer.Option(None, help="Worker processes of the local pool per run."),
+    workers: Optional[int] = typer.Option(None, help="Start a local Dask cluster with N workers per run."),
     dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler."),
 ) -> None:
     """Serve the `news-etl/scheduled` deployment on the server at PREFECT_API_URL (runs until stopped)."""
@@ -307,7 +308,8 @@ def serve(
                     if "Value error, " in ln), str(e).splitlines()[0])
         _fail(f"bad schedule: {why}")
     cfg = _config(input=str(input.resolve()), output=str(output.resolve()),
-                  max_quarantined_share=max_quarantined_share, workers=workers, dask_address=dask_address)
+                  max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
+                  dask_address=dask_address)
     from cleanwire.config import ConfigError, check_paths
 
     try:

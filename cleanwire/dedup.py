@@ -180,6 +180,11 @@ def candidate_pairs(bands: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(pairs).unique() if pairs else pl.DataFrame(schema={"a": pl.String, "b": pl.String})
 
 
+def _matrix(lists: pl.Series) -> np.ndarray:
+    """A column of equal-length signature lists as one (rows, num_perm) array, without Python ints."""
+    return lists.explode().to_numpy().astype(np.uint32, copy=False).reshape(len(lists), -1)
+
+
 def verify_pairs(pairs: pl.DataFrame, sigs: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:
     """Keep the candidate pairs that are the same article, with their similarity."""
     if pairs.height == 0:
@@ -187,10 +192,7 @@ def verify_pairs(pairs: pl.DataFrame, sigs: pl.DataFrame, th: DedupThresholds) -
     s = sigs.select("article_id", "n_shingles", "sig", "sig_head")
     j = (pairs.join(s.rename(lambda c: c if c == "article_id" else f"{c}_a"), left_on="a", right_on="article_id")
          .join(s.rename(lambda c: c if c == "article_id" else f"{c}_b"), left_on="b", right_on="article_id"))
-    sig_a = np.array(j["sig_a"].to_list(), dtype=np.uint32).reshape(j.height, -1)
-    sig_b = np.array(j["sig_b"].to_list(), dtype=np.uint32).reshape(j.height, -1)
-    head_a = np.array(j["sig_head_a"].to_list(), dtype=np.uint32).reshape(j.height, -1)
-    head_b = np.array(j["sig_head_b"].to_list(), dtype=np.uint32).reshape(j.height, -1)
+    sig_a, sig_b, head_a, head_b = (_matrix(j[c]) for c in ("sig_a", "sig_b", "sig_head_a", "sig_head_b"))
     jac = (sig_a == sig_b).mean(axis=1)
     na = j["n_shingles_a"].to_numpy().astype(float)
     nb = j["n_shingles_b"].to_numpy().astype(float)

@@ -41,6 +41,17 @@ MAX_FILES_PER_PARTITION = 8
 _ROW_GROUP = 50_000              # rows buffered per partition before a row group is written
 _PARTITION_BUFFER = 16 * 2**20   # ... or this many bytes
 _TOTAL_BUFFER = 48 * 2**20      # all partitions of a table together: memory stays flat whatever the run's size
+# Dictionary encoding only for columns whose values repeat (labels, codes, run ids). On bodies,
+# titles, ids and signatures Parquet builds a dictionary page by page and then drops it: a
+# quarter of the write time, for files 5 % larger (measured on 35k benchmark records).
+_DICTIONARY = {"format", "encoding", "section", "title_kind", "cut_marker", "date_kind", "run_id", "dataset",
+               "issues", "status", "ingested", "read_error"}
+
+
+def parquet_writer(where, schema: pa.Schema) -> pq.ParquetWriter:
+    """The writer of every table file: zstd, dictionaries only where values repeat."""
+    return pq.ParquetWriter(where, schema, compression="zstd",
+                            use_dictionary=[n for n in schema.names if n in _DICTIONARY])
 
 
 class StoreError(RuntimeError):
@@ -105,18 +116,24 @@ class TableWriter:
     def write(self, df: pl.DataFrame) -> None:
         if df.height == 0:
             return
-        if self.spec.partition_by:
-            groups = df.partition_by(list(self.spec.partition_by), as_dict=True, include_key=False)
+        keys = list(self.spec.partition_by)
+        # One conversion and cast per frame, then one `take` per partition: converting each
+        # partition's frame (dozens of year/month partitions per frame) cost more than writing.
+        whole = df.drop(keys).to_arrow().select(self.schema.names).cast(self.schema)
+        if keys:
+            groups = df.select(keys).with_row_index("_row").group_by(keys, maintain_order=True).agg("_row")
+            parts = [(values, whole.take(rows.to_arrow()))
+                     for values, rows in zip(groups.select(keys).iter_rows(), groups["_row"])]
         else:
-            groups = {(): df}
-        for values, part in groups.items():
-            pdir = _partition_dir(self.spec, values if isinstance(values, tuple) else (values,))
+            parts = [((), whole)]
+        for values, table in parts:
+            pdir = _partition_dir(self.spec, values)
             plan = self.parts.setdefault(pdir, _PartitionPlan())
-            table = part.to_arrow().select(self.schema.names).cast(self.schema)
             plan.buffer.append(table)
+            size = table.get_total_buffer_size()  # compact tables (taken): the same as nbytes, 15x faster
             plan.buffered_rows += table.num_rows
-            plan.buffered_bytes += table.nbytes
-            self.buffered_bytes += table.nbytes
+            plan.buffered_bytes += size
+            self.buffered_bytes += size
             self.rows_written += table.num_rows
             if plan.buffered_rows >= _ROW_GROUP or plan.buffered_bytes >= _PARTITION_BUFFER:
                 self._flush(pdir, plan)
@@ -135,7 +152,7 @@ class TableWriter:
             d.mkdir(parents=True, exist_ok=True)
             plan.new_file = d / f"part-v{self.version:06d}.parquet"
             plan.sink = pa.OSFile(str(plan.new_file), "wb")
-            plan.writer = pq.ParquetWriter(plan.sink, self.schema, compression="zstd")
+            plan.writer = parquet_writer(plan.sink, self.schema)
         plan.writer.write_table(pa.concat_tables(plan.buffer))
         self.buffered_bytes -= plan.buffered_bytes
         plan.buffer, plan.buffered_rows, plan.buffered_bytes = [], 0, 0
@@ -179,7 +196,7 @@ class TableWriter:
         sources = list(plan.old_files) + ([plan.new_file] if plan.new_file else [])
         target = d / f"part-v{self.version:06d}-c.parquet"
         rows = 0
-        with pq.ParquetWriter(target, self.schema, compression="zstd") as w:
+        with parquet_writer(target, self.schema) as w:
             for i, f in enumerate(sources):
                 pf = pq.ParquetFile(f)
                 for rg in range(pf.num_row_groups):

@@ -4,8 +4,8 @@
              -> publish (new version, atomic) -> report
 
 Batch tasks run on a process pool by default, on Dask when the run config
-names a scheduler (`dask_address`) or asks for a local cluster (`dask_workers`);
-the subflow `parse-batches` is where that choice is applied, so the same
+names a scheduler (`dask_address`) or asks for a local cluster of N workers (`workers`);
+`run_batches` is where that choice is applied, so the same
 deployment serves every mode.
 """
 from __future__ import annotations
@@ -105,7 +105,8 @@ def _markdown(s: dict) -> str:
 
 # ------------------------------------------------------------------ flows
 
-def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str, run_id: str) -> list[BatchResult]:
+def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str,
+                run_id: str) -> tuple[list[BatchResult], str]:
     """One parse-batch task per batch, on the task runner the config asks for.
 
     The runner is entered here rather than given to the flow, so the same flow
@@ -115,7 +116,9 @@ def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str, 
     done, total = 0, sum(len(b) for b in batches)
     progress.report("parse", 0, total)
     results = []
-    with task_runner_for(config, len(batches)) as runner:
+    runner, where = task_runner_for(config, len(batches))
+    get_run_logger().info("%d batch tasks on %s", len(batches), where)
+    with runner:
         futures = [runner.submit(parse_batch, parameters={"files": b, "work_dir": work_dir, "batch_no": i,
                                                           "run_id": run_id, "max_bytes": config.max_bytes})
                    for i, b in enumerate(batches)]
@@ -124,7 +127,7 @@ def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str, 
             results.append(res)
             done += res.n_files
             progress.report("parse", done, total)
-    return sorted(results, key=lambda r: r.files_path)
+    return sorted(results, key=lambda r: r.files_path), where
 
 
 def files_per_task(config: RunConfig, n_files: int) -> int:
@@ -133,33 +136,35 @@ def files_per_task(config: RunConfig, n_files: int) -> int:
     Never below one parse chunk: a small run stays one task, on a thread, without
     the seconds it takes to start worker processes.
     """
-    workers = config.dask_workers or config.workers or os.cpu_count() or 1
+    workers = config.workers or config.processes or os.cpu_count() or 1
     return max(1, min(config.batch_files, max(CHUNK_FILES, math.ceil(n_files / (2 * workers)))))
 
 
 def task_runner_for(config: RunConfig, n_batches: int):
-    """Dask when asked; a process pool for real work; threads for a single batch (no spawn cost).
+    """(task runner, where it runs): Dask when asked; a process pool for real work; a thread for one batch.
 
     Local worker processes get one polars thread each: the parallelism is the
     processes, and N processes x N threads would only fight over the cores.
     """
     os.environ.setdefault("POLARS_MAX_THREADS", "1")  # read by the workers' polars at import
-    if config.dask_address or config.dask_workers:
+    if config.dask_address or config.workers:
         from prefect_dask import DaskTaskRunner
 
         if config.dask_address:
-            return DaskTaskRunner(address=config.dask_address)
-        return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                              cluster_kwargs={"n_workers": config.dask_workers, "threads_per_worker": 1,
-                                              "processes": True, "dashboard_address": None})
-    workers = config.workers or os.cpu_count() or 1
+            return DaskTaskRunner(address=config.dask_address), f"the Dask cluster at {config.dask_address}"
+        return (DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                               cluster_kwargs={"n_workers": config.workers, "threads_per_worker": 1,
+                                               "processes": True, "dashboard_address": None}),
+                f"a new local Dask cluster of {config.workers} workers")
+    workers = config.processes or os.cpu_count() or 1
     if n_batches <= 1 or workers <= 1:
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        return ThreadPoolTaskRunner(max_workers=1)
+        return ThreadPoolTaskRunner(max_workers=1), "a thread of the flow process"
     from prefect.task_runners import ProcessPoolTaskRunner
 
-    return ProcessPoolTaskRunner(max_workers=min(workers, n_batches))
+    n = min(workers, n_batches)
+    return ProcessPoolTaskRunner(max_workers=n), f"a process pool of {n} processes"
 
 
 def _peak_rss_mb() -> int:
@@ -220,8 +225,9 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
     log.info("%d files to process in %d batches", len(found.to_process), len(batches))
     try:
         tick = time.perf_counter()
-        results = run_batches(config, batches, str(work), run_id)
+        results, where = run_batches(config, batches, str(work), run_id)
         stages["parse"] = time.perf_counter() - tick
+        summary["runner"] = {"where": where, "processes": len({r.worker for r in results})}  # that parsed
         peaks["parse"] = _peak_rss_mb()
         if not any(r.records_path for r in results):
             # Files whose stat changed but whose bytes did not (touched, downloaded again):

@@ -263,19 +263,19 @@ def crash_scenario(run_etl, prefect_api, tmp_path_factory):
     after_kill("parsing", run, reached)
 
     # 2. while publishing: the new version's build folder exists (found by polling, no hook)
-    run = Run(_run_args(raw, out, *common, "--workers", "1"), logs, "publish-begun")
+    run = Run(_run_args(raw, out, *common, "--processes", "1"), logs, "publish-begun")
     reached = run.wait_for(lambda: bool(glob.glob(str(out / ".cleanwire" / "versions" / "*.tmp"))), every=0.001)
     after_kill("publish-begun", run, reached)
 
     # 3.-4. inside the publish, paused by the hook, then killed from outside
     for point in ("quarantine-half-written", "version-sealed"):
         marker = logs / f"{point}.marker"
-        run = Run(_run_args(raw, out, *common, "--workers", "1"), logs, point,
+        run = Run(_run_args(raw, out, *common, "--processes", "1"), logs, point,
                   hook={"CW_POINT": point, "CW_MARKER": str(marker)})
         after_kill(point, run, run.wait_for(marker.exists, every=0.02))
 
     # 5. a normal run: the lock is free, the leftovers are ignored, everything is published once
-    run = Run(_run_args(raw, out, *common, "--workers", "1"), logs, "complete")
+    run = Run(_run_args(raw, out, *common, "--processes", "1"), logs, "complete")
     rc = run.finish()
     obs["complete"] = {"exit": rc, "stdout": run.stdout, "stderr": run.stderr[-3000:], "snapshot": _snapshot(out),
                        "expected": set(expected), "rows_read": _every_file_reads(out),
@@ -286,7 +286,7 @@ def crash_scenario(run_etl, prefect_api, tmp_path_factory):
     # 6. new files; killed right after `current` switched to the version holding them
     expected |= set(_write_generated(raw, range(20_000, 20_025)))
     marker = logs / "current-switched.marker"
-    run = Run(_run_args(raw, out, *common, "--workers", "1"), logs, "current-switched",
+    run = Run(_run_args(raw, out, *common, "--processes", "1"), logs, "current-switched",
               hook={"CW_POINT": "current-switched", "CW_MARKER": str(marker)})
     after_kill("current-switched", run, run.wait_for(marker.exists, every=0.02))
     obs["current-switched"]["expected"] = set(expected)
@@ -388,10 +388,10 @@ def concurrent_runs(run_etl, prefect_api, tmp_path_factory):
     raw, out, logs = base / "raw", base / "out", base / "logs"
     expected, baseline = _published_baseline(run_etl, raw, out, range(720, 730), range(30_000, 30_040))
     marker, resume = logs / "a.marker", logs / "a.resume"
-    a = Run(_run_args(raw, out, "--workers", "1"), logs, "a",
+    a = Run(_run_args(raw, out, "--processes", "1"), logs, "a",
             hook={"CW_POINT": "publish-begun", "CW_MARKER": str(marker), "CW_RESUME": str(resume)})
     a_paused = a.wait_for(marker.exists, every=0.02)
-    b = Run(_run_args(raw, out, "--workers", "1"), logs, "b")
+    b = Run(_run_args(raw, out, "--processes", "1"), logs, "b")
     b_rc = b.finish()
     during = _snapshot(out)
     resume.touch()
