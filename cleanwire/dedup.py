@@ -185,11 +185,22 @@ def _matrix(lists: pl.Series) -> np.ndarray:
     return lists.explode().to_numpy().astype(np.uint32, copy=False).reshape(len(lists), -1)
 
 
+VERIFY_SLICE = 50_000  # candidate pairs joined with their two signatures at a time (~90 MB)
+
+
 def verify_pairs(pairs: pl.DataFrame, sigs: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:
-    """Keep the candidate pairs that are the same article, with their similarity."""
+    """Keep the candidate pairs that are the same article, with their similarity.
+
+    In slices of pairs: each pair carries both records' signatures (~900 B), and a
+    million-record run has hundreds of thousands of candidate pairs.
+    """
     if pairs.height == 0:
         return pairs.with_columns(pl.lit(0.0).alias("containment"), pl.lit(0.0).alias("head_jaccard"))
     s = sigs.select("article_id", "n_shingles", "sig", "sig_head")
+    return pl.concat([_verify_slice(part, s, th) for part in pairs.iter_slices(VERIFY_SLICE)])
+
+
+def _verify_slice(pairs: pl.DataFrame, s: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:
     j = (pairs.join(s.rename(lambda c: c if c == "article_id" else f"{c}_a"), left_on="a", right_on="article_id")
          .join(s.rename(lambda c: c if c == "article_id" else f"{c}_b"), left_on="b", right_on="article_id"))
     sig_a, sig_b, head_a, head_b = (_matrix(j[c]) for c in ("sig_a", "sig_b", "sig_head_a", "sig_head_b"))
