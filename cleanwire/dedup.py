@@ -158,7 +158,7 @@ def _empty_signatures() -> pl.DataFrame:
 
 
 def band_pairs(keyed: pl.DataFrame) -> pl.DataFrame:
-    """(a, b) pairs (a < b) sharing one band key; `keyed`: article_id, key, new (bool).
+    """(a, b) pairs (a < b) sharing one band key; `keyed`: article_id (strings or row numbers), key, new (bool).
 
     Pairs of two old records (both already published) are not wanted: they were
     resolved by an earlier run.
@@ -166,7 +166,7 @@ def band_pairs(keyed: pl.DataFrame) -> pl.DataFrame:
     buckets = (keyed.group_by("key").agg(pl.col("article_id"), pl.col("new").any())
                .filter((pl.col("article_id").list.len() > 1) & pl.col("new")))
     if buckets.height == 0:
-        return pl.DataFrame(schema={"a": pl.String, "b": pl.String})
+        return pl.DataFrame(schema={"a": keyed.schema["article_id"], "b": keyed.schema["article_id"]})
     pairs = (buckets.select(pl.col("article_id").alias("a"), pl.col("article_id").alias("b"))
              .explode("a").explode("b").filter(pl.col("a") < pl.col("b")))
     new_ids = keyed.filter(pl.col("new"))["article_id"].implode()

@@ -40,37 +40,43 @@ def dask_cluster():
         cluster.close()
 
 
-def test_dask_cluster_gives_the_same_datasets_as_the_local_run(run_etl, tmp_path, dask_cluster):
-    raw = tmp_path / "raw"
+@pytest.fixture(scope="module")
+def local_run(run_etl, tmp_path_factory):
+    """The mixed input and its output from a run on a thread of the flow process (the reference)."""
+    base = tmp_path_factory.mktemp("dask")
+    raw, out = base / "raw", base / "local"
     _mixed_input(raw)
-    local, on_dask = tmp_path / "local", tmp_path / "dask"
-    # Small batches so that several batch tasks run, on both workers of the cluster.
-    s1 = run_etl(raw, local, batch_files=4, max_quarantined_share=1.0)
-    s2 = run_etl(raw, on_dask, batch_files=4, max_quarantined_share=1.0,
-                 dask_address=dask_cluster.scheduler_address)
-    assert s1.is_completed() and s2.is_completed(), (s1.message, s2.message)
+    state = run_etl(raw, out, batch_files=4, max_quarantined_share=1.0, processes=1)
+    assert state.is_completed(), state.message
+    assert state.result()["runner"] == {"where": "a thread of the flow process", "processes": 1}
+    return raw, out
+
+
+def _assert_same_datasets(local, other) -> None:
     for name in ("published", "quarantine"):
-        a, b = _frame(local, name), _frame(on_dask, name)
+        a, b = _frame(local, name), _frame(other, name)
         assert a.height > 0
         assert a.equals(b), f"{name} differs between the local run and the Dask run"
+
+
+def test_dask_cluster_gives_the_same_datasets_as_the_local_run(run_etl, tmp_path, dask_cluster, local_run):
+    raw, local = local_run
+    # Small batches so that several batch tasks run, on both workers of the cluster.
+    state = run_etl(raw, tmp_path / "dask", batch_files=4, max_quarantined_share=1.0,
+                    dask_address=dask_cluster.scheduler_address)
+    assert state.is_completed(), state.message
+    _assert_same_datasets(local, tmp_path / "dask")
     # The batch tasks really ran on the cluster: its scheduler saw them.
     seen = {str(k) for k in dask_cluster.scheduler.task_prefixes}
     assert "parse_batch" in seen, f"the batch tasks did not run on the Dask cluster (saw {seen})"
-    assert s2.result()["runner"]["where"] == f"the Dask cluster at {dask_cluster.scheduler_address}"
+    assert state.result()["runner"]["where"] == f"the Dask cluster at {dask_cluster.scheduler_address}"
 
 
-def test_workers_option_starts_a_local_dask_cluster_with_the_same_result(run_etl, tmp_path):
+def test_workers_option_starts_a_local_dask_cluster_with_the_same_result(run_etl, tmp_path, local_run):
     """`--workers 2`: the run starts its own LocalCluster of 2 worker processes, and both parse batches."""
     pytest.importorskip("distributed")
-    raw = tmp_path / "raw"
-    _mixed_input(raw)
-    local, on_dask = tmp_path / "local", tmp_path / "dask"
-    s1 = run_etl(raw, local, batch_files=2, max_quarantined_share=1.0, processes=1)
-    s2 = run_etl(raw, on_dask, batch_files=2, max_quarantined_share=1.0, workers=2)
-    assert s1.is_completed() and s2.is_completed(), (s1.message, s2.message)
-    assert s1.result()["runner"] == {"where": "a thread of the flow process", "processes": 1}
-    assert s2.result()["runner"]["where"] == "a new local Dask cluster of 2 workers"
-    # 9 batch tasks, parsed on both worker processes of the cluster
-    assert s2.result()["runner"]["processes"] == 2
-    for name in ("published", "quarantine"):
-        assert _frame(local, name).equals(_frame(on_dask, name)), f"{name} differs between the runs"
+    raw, local = local_run
+    state = run_etl(raw, tmp_path / "dask", batch_files=2, max_quarantined_share=1.0, workers=2)
+    assert state.is_completed(), state.message
+    assert state.result()["runner"] == {"where": "a new local Dask cluster of 2 workers", "processes": 2}
+    _assert_same_datasets(local, tmp_path / "dask")
