@@ -74,6 +74,8 @@ def _config(**kw):
         return RunConfig(**{k: v for k, v in kw.items() if v is not None})
     except ValidationError as e:
         err = e.errors()[0]
+        if not err.get("loc"):  # a rule between options: the message names them
+            _fail(err["msg"].removeprefix("Value error, "))
         option = "--" + str(err["loc"][0]).replace("_", "-") if err.get("loc") else "an option"
         _fail(f"bad option {option} {err.get('input')!r}: {err['msg']}")
 

@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 # The repository's expectation suites (an editable install runs from the checkout).
 DEFAULT_SUITES = Path(__file__).resolve().parent.parent / "expectations"
@@ -35,6 +35,15 @@ class RunConfig(BaseModel):
     @classmethod
     def _expand(cls, v: str) -> str:
         return os.path.expanduser(str(v))
+
+    @model_validator(mode="after")
+    def _one_place_to_run(self) -> "RunConfig":
+        given = [o for o, v in (("--processes", self.processes), ("--workers", self.workers),
+                                ("--dask-address", self.dask_address)) if v]
+        if len(given) > 1:
+            raise ValueError(f"{' and '.join(given)} each choose where the batches run "
+                             "(local processes, a new local Dask cluster, an existing one): give one")
+        return self
 
     @property
     def input_dir(self) -> Path:

@@ -137,6 +137,10 @@ CASES = {
     "batch files 0": (
         lambda b, raw, p: ["--input", str(raw), "--output", str(b / "out"), "--batch-files", "0"],
         ["batch-files", "1"]),
+    "two places to run the batches": (
+        lambda b, raw, p: ["--input", str(raw), "--output", str(b / "out"), "--workers", "2",
+                           "--dask-address", "tcp://127.0.0.1:8786"],
+        ["--workers", "--dask-address", "give one"]),
 }
 
 
