@@ -76,7 +76,7 @@ def _config(**kw):
         err = e.errors()[0]
         if not err.get("loc"):  # a rule between options: the message names them
             _fail(err["msg"].removeprefix("Value error, "))
-        option = "--" + str(err["loc"][0]).replace("_", "-") if err.get("loc") else "an option"
+        option = "--" + str(err["loc"][0]).replace("_", "-")
         _fail(f"bad option {option} {err.get('input')!r}: {err['msg']}")
 
 

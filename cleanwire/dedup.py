@@ -158,7 +158,7 @@ def _empty_signatures() -> pl.DataFrame:
 
 
 def band_pairs(keyed: pl.DataFrame) -> pl.DataFrame:
-    """(a, b) pairs (a < b) sharing one band key; `keyed`: article_id (strings or row numbers), key, new (bool).
+    """(a, b) pairs (a < b) sharing one band key; `keyed`: article_id (any comparable id), key, new (bool).
 
     Pairs of two old records (both already published) are not wanted: they were
     resolved by an earlier run.
@@ -174,10 +174,21 @@ def band_pairs(keyed: pl.DataFrame) -> pl.DataFrame:
 
 
 def candidate_pairs(bands: pl.DataFrame) -> pl.DataFrame:
-    """(a, b) article_id pairs (a < b) that share at least one LSH band (all records new)."""
-    pairs = [band_pairs(bands.select("article_id", pl.col(c).alias("key"), pl.lit(True).alias("new")))
-             for c in BAND_COLUMNS]
-    return pl.concat(pairs).unique() if pairs else pl.DataFrame(schema={"a": pl.String, "b": pl.String})
+    """(a, b) article_id pairs that share at least one LSH band, at least one of them new.
+
+    `bands`: article_id, the band columns and `new` (this run's records; all are
+    new when the column is absent). A row number stands for each article_id while
+    banding, and the pairs are made unique band by band (a true pair shares most
+    of the 32 bands): string ids kept for every band grew the flow by ~0.8 KB per record.
+    """
+    rows = bands.with_row_index("row")
+    new = pl.col("new") if "new" in bands.columns else pl.lit(True).alias("new")
+    pairs = pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
+    for band in BAND_COLUMNS:
+        keyed = rows.select(pl.col("row").alias("article_id"), pl.col(band).alias("key"), new)
+        pairs = pl.concat([pairs, band_pairs(keyed)]).unique()
+    ids = bands["article_id"]
+    return pairs.select(ids.gather(pairs["a"]).alias("a"), ids.gather(pairs["b"]).alias("b"))
 
 
 def _matrix(lists: pl.Series) -> np.ndarray:
