@@ -158,6 +158,11 @@ def main() -> None:
     print("peak RSS of one process, by role: " + ", ".join(f"{k} {v / 2**20:.0f}MB" for k, v in run_peaks.items()))
     print(f"start-up (Prefect local API, GX import, process spawn): {fb - pipeline:.1f} s")
     print(f"stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+    r = summary.get("runner", {})
+    if "batch_cpu_seconds" in r:
+        print(f"parse stage: {r['batches']} batch tasks on {r['where']}; first started at {r['first_batch_started']}s, "
+              f"last ended at {r['last_batch_ended']}s; batches took {r['batch_seconds']}s of wall "
+              f"and {r['batch_cpu_seconds']}s of CPU in all")
     print("flow process peak RSS after each stage: "
           + ", ".join(f"{k} {v}MB" for k, v in summary.get("stage_peak_rss_mb", {}).items()))
     print(f"ratio (b)/(a), pipeline: {pipeline / fa:.2f}   (wall: {fb / fa:.2f})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from cleanwire import dedup, features
+from cleanwire.memory import release_free_memory
 from cleanwire.parse import content_hash, unreadable
 from cleanwire.parse import parse_files as parse_many
 from cleanwire.schema import PARSED, conform
@@ -48,6 +50,9 @@ class BatchResult:
     n_records: int
     n_unchanged: int
     worker: str = ""        # host:pid of the process that parsed the batch
+    started: float = 0.0    # wall clock (epoch seconds) when the batch started and ended, and the
+    ended: float = 0.0      # CPU seconds it took: where the parse stage's time goes
+    cpu_seconds: float = 0.0
 
 
 def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
@@ -140,6 +145,7 @@ def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str
     costs its fixed overhead (~0.4 s of CPU across worker, flow and API, measured)
     once for several chunks, while memory stays at one chunk.
     """
+    started, cpu = time.time(), time.process_time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files_path = out / f"batch-{batch_no:05d}.files.parquet"
@@ -161,6 +167,8 @@ def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str
                 # lz4, no dictionaries: a work file, read once: fast beats small
                 writer = pq.ParquetWriter(tmp, table.schema, compression="lz4", use_dictionary=False)
             writer.write_table(table.cast(writer.schema))
+            del table
+            release_free_memory()  # a chunk's texts and dicts: without this a worker grows batch after batch
     except BaseException:
         if writer is not None:
             writer.close()
@@ -171,7 +179,8 @@ def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str
         os.replace(tmp, records_path)
     _write_atomic(pl.DataFrame(status, schema=FILE_STATUS_SCHEMA), files_path)
     return BatchResult(str(records_path) if writer is not None else None, str(files_path), len(files), n_records,
-                       sum(s["status"] == "unchanged" for s in status), f"{socket.gethostname()}:{os.getpid()}")
+                       sum(s["status"] == "unchanged" for s in status), f"{socket.gethostname()}:{os.getpid()}",
+                       started, time.time(), time.process_time() - cpu)
 
 
 def _write_atomic(df: pl.DataFrame, path: Path) -> None:

@@ -274,12 +274,23 @@ def date_line(line: str) -> DateLine | None:
 
 
 def line_infos(lines: list[str]) -> list[LineInfo]:
-    """LineInfo for each already-cleaned line."""
+    """LineInfo for each already-cleaned line.
+
+    A line's kind depends on its text alone, and pages of a batch repeat their
+    menus, share bars and credits: each distinct line is classified once (half
+    the lines of a batch of benchmark dumps, measured) and its (frozen) LineInfo shared.
+    """
     if not lines:
         return []
-    df = classify_lines(lines)
-    return [LineInfo(k, t, n, d) for t, n, k, d in zip(df["line"].to_list(), df["n_words"].to_list(),
-                                                         df["kind"].to_list(), df["date"].to_list())]
+    every = pl.Series("line", lines, dtype=pl.String)
+    distinct = every.unique(maintain_order=True)
+    df = classify_lines(distinct)
+    infos = [LineInfo(k, t, n, d) for t, n, k, d in zip(df["line"].to_list(), df["n_words"].to_list(),
+                                                          df["kind"].to_list(), df["date"].to_list())]
+    if distinct.len() == every.len():
+        return infos
+    position = every.cast(pl.Enum(distinct)).to_physical()  # each line's index among the distinct ones
+    return [infos[i] for i in position.to_list()]
 
 
 def classify_line(line: str) -> LineInfo:

@@ -83,7 +83,8 @@ def find_duplicates(src: Sources, th: dedup.DedupThresholds) -> pl.DataFrame:
 
 
 def _own_issues(frame: pl.DataFrame, validation: Validation) -> pl.DataFrame:
-    return issues_frame(validation, frame["article_id"]).select("article_id", pl.col("issues").alias("own_issues"))
+    return (issues_frame(validation, frame["article_id"]).unique("article_id")
+            .select("article_id", pl.col("issues").alias("own_issues")))
 
 
 def resolve_groups(frame: pl.DataFrame, own: pl.DataFrame, groups: pl.DataFrame, src: Sources) -> pl.DataFrame:
@@ -126,7 +127,9 @@ _MERGED_TYPES = {"published_date": pl.Date, "title": pl.String, "subtitle": pl.S
 
 def apply_fills(frame: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
     """The run frame with duplicate_of set and the features of filled fields updated."""
-    f = frame.join(resolved, on="article_id", how="left")
+    # Join the ids only and put the result beside the frame: a join would copy every column.
+    aligned = frame.select("article_id").join(resolved, on="article_id", how="left", maintain_order="left")
+    f = frame.hstack(aligned.drop("article_id"))
     filled_title = pl.col("title").is_null() & pl.col("fill_title").is_not_null()
     f = f.with_columns(
         pl.when(filled_title).then(pl.col("fill_title_body_score")).otherwise(pl.col("title_body_score"))
@@ -165,12 +168,12 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
            else pl.DataFrame(schema={"article_id": pl.String, "own_issues": pl.List(pl.String)}))
     resolved = resolve_groups(frame, own, groups, src)
     final_frame = apply_fills(frame.drop("duplicate_of"), resolved)
+    del frame, members  # a whole-run frame: keep one, not two
     rows = validator.run(final_frame, rows_suite, docs=True)
-    issues = issues_frame(rows, final_frame["article_id"])
-    decisions = (final_frame.select("article_id", "duplicate_of", *[f"fill_{c}" for c in MERGED])
-                 .join(issues, on="article_id", how="left"))
-    records = final_frame.select("article_id", "source_path", "source_file", "title", "word_count").join(
-        decisions.select("article_id", "issues", "detail"), on="article_id")
+    # Columns side by side (no copies): issues_frame keeps the rows' order.
+    issues = issues_frame(rows, final_frame["article_id"]).select("issues", "detail")
+    decisions = final_frame.select("article_id", "duplicate_of", *[f"fill_{c}" for c in MERGED]).hstack(issues)
+    records = final_frame.select("article_id", "source_path", "source_file", "title", "word_count").hstack(issues)
     now = metrics.run_metrics(records, "current", "")
     drifts = metrics.drift(now, history)
     bframe = batch_frame(final_frame, decisions, drifts)
@@ -184,9 +187,9 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
 def _name_sources(batch: Validation, bframe: pl.DataFrame) -> None:
     """A failing drift expectation names the source folders whose rows failed, and the values."""
     for f in batch.failures:
-        if not f.article_ids or not f.column or not f.column.startswith("drift_"):
+        if f.article_ids is None or not f.column or not f.column.startswith("drift_"):
             continue
-        bad = (bframe.filter(pl.col("article_id").is_in(f.article_ids))
+        bad = (bframe.filter(pl.col("article_id").is_in(f.article_ids.implode()))
                .group_by("source").agg(pl.col(f.column).first()).sort("source"))
         named = ", ".join(f"{s} ({f.column} = {v:.2f})" for s, v in bad.iter_rows())
         f.message = f"{f.message}: {named}"

@@ -68,11 +68,11 @@ def issue_bar_chart(issues: dict[str, int], records: int) -> str:
     return out
 
 
-def body_length_chart(word_counts: list[int]) -> str:
+def body_length_chart(word_counts: pl.Series | list[int]) -> str:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 2.6))
-    data = [w for w in word_counts if w is not None]
-    ax.hist(data or [0], bins=40, color="#4f81bd")
+    data = pl.Series(word_counts, dtype=pl.Int64).drop_nulls().to_numpy()  # numpy: a million ints in ms
+    ax.hist(data if len(data) else [0], bins=40, color="#4f81bd")
     ax.set_xlabel("words in body")
     ax.set_ylabel("records")
     ax.spines[["top", "right"]].set_visible(False)
@@ -119,6 +119,9 @@ text-align:left;vertical-align:top} th{background:#f4f4f4} .ok{color:#2a7d2a} .b
 """
 
 
+_DOCS_SLOT = "cleanwire-data-docs-href"  # where render's link goes, filled in per page
+
+
 def render(summary: dict, records: pl.DataFrame, history: pl.DataFrame | None, docs_href: str) -> str:
     """The report page. `records`: word_count, issues, source_path, title, detail of this run's records."""
     gate = summary.get("gate", {})
@@ -146,7 +149,7 @@ def render(summary: dict, records: pl.DataFrame, history: pl.DataFrame | None, d
            "version was kept</span>") + "</p>",
         "<h2>Figures</h2>", _table(figures, ["", "records"]).replace("<table>", "<table class='figures'>"),
         "<h2>Issues</h2>", issue_bar_chart(issues, n),
-        "<h2>Body length</h2>", body_length_chart(records["word_count"].to_list()),
+        "<h2>Body length</h2>", body_length_chart(records["word_count"]),
         "<h2>Issue shares over the last runs</h2>",
         hist_svg or "<p>(shown from the second run on)</p>",
         "<h2>Gate and drift</h2>",
@@ -170,8 +173,10 @@ def write_reports(out_dir: Path, run_id: str, summary: dict, records: pl.DataFra
     reports = Path(out_dir) / "reports"
     run_page = reports / run_id / "report.html"
     run_page.parent.mkdir(parents=True, exist_ok=True)
+    # One rendering (charts of the whole run), two pages that differ only in their link to Data Docs.
+    page = render(summary, records, history, _DOCS_SLOT)
     for path, href in ((run_page, "../data_docs/index.html"), (reports / "latest.html", "data_docs/index.html")):
         tmp = path.with_suffix(".html.tmp")
-        tmp.write_text(render(summary, records, history, href), encoding="utf-8")
+        tmp.write_text(page.replace(_DOCS_SLOT, href), encoding="utf-8")
         os.replace(tmp, path)
     return run_page

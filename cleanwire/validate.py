@@ -177,7 +177,7 @@ class Failure:
     severity: str
     unexpected_count: int | None
     observed_value: object
-    article_ids: list[str] | None
+    article_ids: pl.Series | None      # the failing rows' ids (row suite), None when GX names no rows
     message: str
     error: str | None = None
 
@@ -263,7 +263,11 @@ def _summarise(result, ids: pl.Series | None, suite: SuiteFile) -> Validation:
         if r.success and not err:
             continue
         idx = res.get("unexpected_index_list")
-        failing = ids.gather(idx).to_list() if (idx is not None and ids is not None) else None
+        failing = ids.gather(idx) if (idx is not None and ids is not None) else None
+        if idx is not None:
+            # Row positions in the pandas view: meaningless to a reader of the result JSON
+            # once named by id, and a million Python ints at scale. Data Docs keep GX's sample.
+            res.pop("unexpected_index_list", None)
         meta = cfg.meta or {}
         failures.append(Failure(
             type=cfg.type, column=cfg.kwargs.get("column"), issue_code=meta.get("issue_code"),
@@ -295,24 +299,28 @@ def to_pandas_for_gx(df: pl.DataFrame):
 
 
 def issues_frame(validation: Validation, article_ids: pl.Series) -> pl.DataFrame:
-    """article_id -> sorted list of issue codes (critical failures) and a detail text.
+    """article_id -> sorted list of issue codes (critical failures) and a detail text, row for row.
+
+    One row per id of `article_ids`, in their order: the caller can put the
+    columns beside its frame (hstack) instead of joining a copy of it.
 
     Warning-severity expectations are reported in the validation result, not here.
     """
-    rows: list[tuple[str, str, str]] = []
+    hits = []
     for f in validation.failures:
         if f.error:
             raise SuiteError(f"expectation {f.message} could not run: {f.error}")
-        if f.severity != "critical" or not f.issue_code or not f.article_ids:
+        if f.severity != "critical" or not f.issue_code or f.article_ids is None or f.article_ids.len() == 0:
             continue
-        rows.extend((aid, f.issue_code, f.message) for aid in f.article_ids)
-    base = pl.DataFrame({"article_id": article_ids}).unique()
-    if not rows:
+        hits.append(pl.DataFrame({"article_id": f.article_ids.cast(pl.String)})
+                    .with_columns(pl.lit(f.issue_code).alias("code"), pl.lit(f.message).alias("why")))
+    base = pl.DataFrame({"article_id": article_ids})
+    if not hits:
         return base.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("issues"),
                                  pl.lit(None, dtype=pl.String).alias("detail"))
-    hits = pl.DataFrame(rows, schema={"article_id": pl.String, "code": pl.String, "why": pl.String}, orient="row")
+    hits = pl.concat(hits)
     agg = (hits.unique(["article_id", "code"]).sort("article_id", "code")
            .group_by("article_id", maintain_order=True)
            .agg(pl.col("code").alias("issues"), (pl.col("code") + ": " + pl.col("why")).str.join("; ").alias("detail")))
-    return (base.join(agg, on="article_id", how="left")
+    return (base.join(agg, on="article_id", how="left", maintain_order="left")
             .with_columns(pl.col("issues").fill_null(pl.lit([], dtype=pl.List(pl.String)))))

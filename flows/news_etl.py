@@ -30,6 +30,7 @@ from cleanwire.batch import CHUNK_FILES, BatchResult, FileRef, chunk_files, proc
 from cleanwire.config import RunConfig, check_paths
 from cleanwire.discover import Discovery, discover
 from cleanwire.lock import OutputLocked, output_lock
+from cleanwire.memory import release_free_memory
 from cleanwire.publish import published_index, publish_run, quarantined_files, seen_files
 from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
                               write_validations, reports_dir)
@@ -118,16 +119,39 @@ def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str,
     results = []
     runner, where = task_runner_for(config, len(batches))
     get_run_logger().info("%d batch tasks on %s", len(batches), where)
+    todo = iter(enumerate(batches))
+
+    def submit_next(in_flight: set) -> None:
+        for i, b in todo:
+            in_flight.add(runner.submit(parse_batch, parameters={
+                "files": b, "work_dir": work_dir, "batch_no": i, "run_id": run_id, "max_bytes": config.max_bytes}))
+            return
+
     with runner:
-        futures = [runner.submit(parse_batch, parameters={"files": b, "work_dir": work_dir, "batch_no": i,
-                                                          "run_id": run_id, "max_bytes": config.max_bytes})
-                   for i, b in enumerate(batches)]
-        for fut in as_completed(futures):
+        # A window of tasks in flight, not all at once: a submitted task holds its pickled
+        # file list until a worker takes it (150 MB for a million files).
+        in_flight: set = set()
+        for _ in range(in_flight_window(config)):
+            submit_next(in_flight)
+        while in_flight:
+            fut = next(as_completed(list(in_flight)))
+            in_flight.discard(fut)
             res = fut.result()
             results.append(res)
             done += res.n_files
             progress.report("parse", done, total)
+            submit_next(in_flight)
     return sorted(results, key=lambda r: r.files_path), where
+
+
+def in_flight_window(config: RunConfig) -> int:
+    """Batch tasks submitted ahead: two per worker keep every worker busy.
+
+    The size of an existing Dask cluster is not known here: a wider window there.
+    """
+    if config.dask_address:
+        return 64
+    return 2 * (config.workers or config.processes or os.cpu_count() or 1)
 
 
 def files_per_task(config: RunConfig, n_files: int) -> int:
@@ -167,9 +191,22 @@ def task_runner_for(config: RunConfig, n_batches: int):
     return ProcessPoolTaskRunner(max_workers=n), f"a process pool of {n} processes"
 
 
-def _peak_rss_mb() -> int:
+def runner_summary(where: str, results: list[BatchResult], wall: float) -> dict:
+    """Where the batches ran, and where the parse stage's time went (seconds from its start)."""
+    return {"where": where, "processes": len({r.worker for r in results}),  # that parsed
+            "batches": len(results),
+            "first_batch_started": round(min(r.started for r in results) - wall, 2),
+            "last_batch_ended": round(max(r.ended for r in results) - wall, 2),
+            "batch_seconds": round(sum(r.ended - r.started for r in results), 2),
+            "batch_cpu_seconds": round(sum(r.cpu_seconds for r in results), 2)}
+
+
+def _after_stage() -> int:
+    """Give the stage's freed heap back (cleanwire.memory), so the next stage starts lower;
+    return this process's peak resident memory so far (MB)."""
     import resource
 
+    release_free_memory()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
@@ -203,7 +240,7 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
     tick = time.perf_counter()
     found = discover_files(config, store)
     stages["discover"] = time.perf_counter() - tick
-    peaks["discover"] = _peak_rss_mb()
+    peaks["discover"] = _after_stage()
     files_total = found.unchanged + len(found.to_process)
     summary = {"run_id": run_id, "flow_run_id": str(flow_run.get_id() or ""),
                "started_at": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -224,11 +261,11 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
     batches = chunk_files(found.to_process, files_per_task(config, len(found.to_process)), int(config.batch_mb * 1e6))
     log.info("%d files to process in %d batches", len(found.to_process), len(batches))
     try:
-        tick = time.perf_counter()
+        tick, wall = time.perf_counter(), time.time()
         results, where = run_batches(config, batches, str(work), run_id)
         stages["parse"] = time.perf_counter() - tick
-        summary["runner"] = {"where": where, "processes": len({r.worker for r in results})}  # that parsed
-        peaks["parse"] = _peak_rss_mb()
+        summary["runner"] = runner_summary(where, results, wall)
+        peaks["parse"] = _after_stage()
         if not any(r.records_path for r in results):
             # Files whose stat changed but whose bytes did not (touched, downloaded again):
             # nothing to check or publish, and no new version.
@@ -243,13 +280,13 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
         replaced = {f.source_file for f in found.to_process}
         decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds, replaced)
         stages["checks"] = time.perf_counter() - tick
-        peaks["checks"] = _peak_rss_mb()
+        peaks["checks"] = _after_stage()
         progress.report("publish", 0, 1)
         tick = time.perf_counter()
         counts = issue_counts(decided.decisions)
         published = publish(store, results, decided, run_id, {"issues": counts})
         stages["publish"] = time.perf_counter() - tick
-        peaks["publish"] = _peak_rss_mb()
+        peaks["publish"] = _after_stage()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     unchanged_in_batches = sum(r.n_unchanged for r in results)
@@ -265,7 +302,7 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     report(config, run_id, summary, decided)
     summary["stage_seconds"]["report"] = round(time.perf_counter() - tick, 2)
-    summary["stage_peak_rss_mb"] = {**peaks, "report": _peak_rss_mb()}
+    summary["stage_peak_rss_mb"] = {**peaks, "report": _after_stage()}
     write_summary(out, run_id, summary)
     if not decided.gate_ok:
         # A failed final state, not an exception: the refusal is a verdict on the data,

@@ -48,8 +48,17 @@ def local_run(run_etl, tmp_path_factory):
     _mixed_input(raw)
     state = run_etl(raw, out, batch_files=4, max_quarantined_share=1.0, processes=1)
     assert state.is_completed(), state.message
-    assert state.result()["runner"] == {"where": "a thread of the flow process", "processes": 1}
+    runner = state.result()["runner"]
+    assert _where(runner) == {"where": "a thread of the flow process", "processes": 1}
+    # Where the parse stage's time went: 5 batch tasks of at most 4 files, one after the other.
+    assert runner["batches"] == 5
+    assert 0 <= runner["first_batch_started"] <= runner["last_batch_ended"]
+    assert 0 < runner["batch_cpu_seconds"] and 0 < runner["batch_seconds"] <= runner["last_batch_ended"]
     return raw, out
+
+
+def _where(runner: dict) -> dict:
+    return {k: runner[k] for k in ("where", "processes")}
 
 
 def _assert_same_datasets(local, other) -> None:
@@ -78,5 +87,5 @@ def test_workers_option_starts_a_local_dask_cluster_with_the_same_result(run_etl
     raw, local = local_run
     state = run_etl(raw, tmp_path / "dask", batch_files=2, max_quarantined_share=1.0, workers=2)
     assert state.is_completed(), state.message
-    assert state.result()["runner"] == {"where": "a new local Dask cluster of 2 workers", "processes": 2}
+    assert _where(state.result()["runner"]) == {"where": "a new local Dask cluster of 2 workers", "processes": 2}
     _assert_same_datasets(local, tmp_path / "dask")
