@@ -81,15 +81,15 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
     """Build and switch to a new version holding this run's records."""
     now = dt.datetime.now(dt.timezone.utc)
     ingested = now.strftime("%Y-%m")
-    processed = files.filter(pl.col("status") != "unchanged")
-    replaced = set(processed["source_file"].to_list())
+    replaced = files.filter(pl.col("status") != "unchanged")["source_file"]
+    none = pl.Series(dtype=pl.String)
     v, build, old = store.begin()
-    w_pub = TableWriter(PUBLISHED, old, build, v, replaced if gate_ok else set(),
+    w_pub = TableWriter(PUBLISHED, old, build, v, replaced if gate_ok else none,
                         _arrow_schema(OUTPUT, {"year": pl.Int32, "month": pl.Int8}), store.max_files)
     w_qua = TableWriter(QUARANTINE, old, build, v, replaced, _arrow_schema(OUTPUT, {"ingested": pl.String}),
                         store.max_files)
     w_rec = TableWriter(RECORDS, old, build, v, replaced, _arrow_schema(RECORD_INDEX), store.max_files)
-    w_files = TableWriter(FILES, old, build, v, set(files["source_file"].to_list()) if gate_ok else set(),
+    w_files = TableWriter(FILES, old, build, v, files["source_file"] if gate_ok else none,
                           _arrow_schema(FILE_INDEX), store.max_files)
     writers = (w_pub, w_qua, w_rec, w_files)
     try:
@@ -99,7 +99,7 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
         counts = {"published": w_pub.close(), "quarantine": w_qua.close(), "records": w_rec.close(),
                   "files": w_files.close()}
         manifest = {"run_id": run_id, "gate_ok": gate_ok, "parent": store.current_version(),
-                    "published_added": n_pub, "quarantined_added": n_qua, "files_processed": len(replaced),
+                    "published_added": n_pub, "quarantined_added": n_qua, "files_processed": replaced.n_unique(),
                     "tables": counts, **manifest_extra}
         manifest["published_total"] = _count(build / PUBLISHED.rel)
         manifest["quarantined_total"] = _count(build / QUARANTINE.rel)
@@ -116,9 +116,9 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
 
 def _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_rec) -> tuple[int, int]:
     n_pub = n_qua = 0
-    ordered = decisions.sort("article_id")
+    take = _decisions_for(decisions)
     for group in _row_groups(records_paths):
-        f = finalise(group, _decisions_of(ordered, group["article_id"]), gate_ok, ingested)
+        f = finalise(group, take(group["article_id"]), gate_ok, ingested)
         pub = f.filter(pl.col("dataset") == "published")
         qua = f.filter(pl.col("dataset") == "quarantine")
         if gate_ok:
@@ -130,6 +130,29 @@ def _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_
                                 for c in ["n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS]])
         w_rec.write(conform(index, RECORD_INDEX))
     return n_pub, n_qua
+
+
+def _decisions_for(decisions: pl.DataFrame):
+    """A function: a row group's ids -> their decisions, row group after row group.
+
+    The checks read the batch files in the order publish does, so the decisions
+    are normally the next rows, taken as a slice (no copy); verified by their
+    ids, and otherwise found by binary search in a sorted copy (a run's worth of
+    memory, so only when needed).
+    """
+    offset, ordered = 0, None
+
+    def take(ids: pl.Series) -> pl.DataFrame:
+        nonlocal offset, ordered
+        if ordered is None:
+            part = decisions.slice(offset, ids.len())
+            if part.height == ids.len() and bool((part["article_id"] == ids).all()):
+                offset += ids.len()
+                return part
+            ordered = decisions.sort("article_id")
+        return _decisions_of(ordered, ids)
+
+    return take
 
 
 def _decisions_of(ordered: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:

@@ -101,8 +101,10 @@ class TableWriter:
     """Streams rows into one table of a new version, reusing the previous version's files."""
 
     def __init__(self, spec: TableSpec, old_root: Path | None, new_root: Path, version: int,
-                 remove_keys: set[str], schema: pa.Schema, max_files: int = MAX_FILES_PER_PARTITION):
-        self.spec, self.version, self.remove_keys, self.max_files = spec, version, remove_keys, max_files
+                 remove_keys: pl.Series, schema: pa.Schema, max_files: int = MAX_FILES_PER_PARTITION):
+        # remove_keys: a column, not a set of Python strings (a million file names: ~100 MB as a set)
+        self.spec, self.version, self.max_files = spec, version, max_files
+        self.remove_keys = pl.Series(remove_keys, dtype=pl.String).unique()
         self.schema = pa.schema([f for f in schema if f.name not in spec.partition_by])
         self.old_table = old_root / spec.rel if old_root else None
         self.new_table = new_root / spec.rel
@@ -178,7 +180,7 @@ class TableWriter:
                 plan.writer.close()
                 plan.sink.close()
             d = self.new_table / pdir if pdir else self.new_table
-            touched_by_removal = bool(self.remove_keys) and any(
+            touched_by_removal = self.remove_keys.len() > 0 and any(
                 _has_keys(f, self.spec.key, self.remove_keys) for f in plan.old_files)
             too_many = plan.new_file is not None and len(plan.old_files) + 1 > self.max_files
             if touched_by_removal or too_many:
@@ -201,9 +203,9 @@ class TableWriter:
                 pf = pq.ParquetFile(f)
                 for rg in range(pf.num_row_groups):
                     t = pf.read_row_group(rg)
-                    if f in plan.old_files and self.remove_keys:
+                    if f in plan.old_files and self.remove_keys.len() > 0:
                         keep = pl.from_arrow(t.select([self.spec.key])).to_series().is_in(
-                            list(self.remove_keys)).not_().to_arrow()
+                            self.remove_keys.implode()).not_().to_arrow()
                         t = t.filter(keep)
                     if t.num_rows:
                         w.write_table(t.select(self.schema.names).cast(self.schema))
@@ -216,9 +218,9 @@ class TableWriter:
         return 1
 
 
-def _has_keys(path: Path, col: str, keys: set[str]) -> bool:
+def _has_keys(path: Path, col: str, keys: pl.Series) -> bool:
     values = pl.read_parquet(path, columns=[col])[col]
-    return bool(values.is_in(list(keys)).any())
+    return bool(values.is_in(keys.implode()).any())
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -197,3 +197,16 @@ def test_readers_always_see_a_complete_version(tmp_path):
     assert len(seen) >= 2, "the reader never overlapped a switch; the test proved nothing"
     assert store.current_version() == n_versions
     assert h.published(out).height == n_versions
+
+
+def test_decisions_reach_each_row_group_in_order_and_out_of_order():
+    """publish takes each row group's decisions: in the checks' order as slices, else by id."""
+    from cleanwire.publish import _decisions_for
+
+    decisions = pl.DataFrame({"article_id": list("abcdef"), "issues": [[], ["x"], [], ["y"], [], ["z"]]})
+    take = _decisions_for(decisions)
+    assert take(pl.Series(["a", "b", "c"])).equals(decisions.slice(0, 3))
+    # out of order (and an id without a decision): found by id from then on
+    got = take(pl.Series(["e", "d", "q"]))
+    assert got["article_id"].to_list() == ["e", "d"] and got["issues"].to_list() == [[], ["y"]]
+    assert take(pl.Series(["f"]))["issues"].to_list() == [["z"]]
