@@ -135,7 +135,9 @@ def render(summary: dict, records: pl.DataFrame, history: pl.DataFrame | None, d
                ["published in all (version %s)" % summary.get("version"), summary.get("published_total")]]
     figures += [[f"issue: {c}", v] for c, v in issues.items()]
     gate_rows = [[f.get("severity"), f.get("expectation"), f.get("observed")] for f in gate.get("failures", [])]
-    held = records.filter(pl.col("issues").list.len() > 0).sort("source_path").head(SAMPLE)
+    # The first SAMPLE by path, without a sorted copy of every quarantined record.
+    held = (records.lazy().filter(pl.col("issues").list.len() > 0)
+            .bottom_k(SAMPLE, by="source_path").sort("source_path").collect())
     sample = [[r["source_path"], r.get("title"), ", ".join(r["issues"]), r.get("detail")]
               for r in held.iter_rows(named=True)]
     hist_svg = history_chart(history)

@@ -95,7 +95,8 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
     try:
         n_pub, n_qua = _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_rec)
         if gate_ok:
-            w_files.write(conform(files.with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX))
+            for part in files.iter_slices(100_000):  # a million files: one Arrow copy at a time
+                w_files.write(conform(part.with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX))
         counts = {"published": w_pub.close(), "quarantine": w_qua.close(), "records": w_rec.close(),
                   "files": w_files.close()}
         manifest = {"run_id": run_id, "gate_ok": gate_ok, "parent": store.current_version(),
@@ -201,7 +202,7 @@ def quarantined_files(store: Store) -> set[str]:
     return set(lf.select("source_file").unique().collect()["source_file"].to_list())
 
 
-def published_index(store: Store, exclude_files: set[str] | None = None) -> pl.LazyFrame | None:
+def published_index(store: Store, exclude_files: pl.Series | set[str] | None = None) -> pl.LazyFrame | None:
     """The published records' index rows (fields for merging, signatures and bands for dedup), lazily.
 
     Records of `exclude_files` (raw files this run processes again) are left out:
@@ -211,6 +212,7 @@ def published_index(store: Store, exclude_files: set[str] | None = None) -> pl.L
     if lf is None:
         return None
     pub = lf.filter(pl.col("dataset") == "published")
-    if exclude_files:
-        pub = pub.filter(~pl.col("source_file").is_in(pl.Series(list(exclude_files), dtype=pl.String).implode()))
+    if exclude_files is not None and len(exclude_files):
+        keys = pl.Series(list(exclude_files) if isinstance(exclude_files, set) else exclude_files, dtype=pl.String)
+        pub = pub.filter(~pl.col("source_file").is_in(keys.implode()))
     return pub

@@ -60,7 +60,7 @@ def parse_batch(files: list[FileRef], work_dir: str, batch_no: int, run_id: str,
 
 @task(name="checks")
 def run_checks(results: list[BatchResult], store: Store, suites, docs_dir: Path,
-               thresholds: dedup.DedupThresholds, replaced: set[str]) -> checks.RunChecks:
+               thresholds: dedup.DedupThresholds, replaced: pl.Series) -> checks.RunChecks:
     paths = [r.records_path for r in results if r.records_path]
     src = checks.Sources.of(paths, published_index(store, exclude_files=replaced))
     rows_suite, batch_suite = suites
@@ -277,7 +277,7 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
         progress.report("check", 0, 1)
         tick = time.perf_counter()
         thresholds = dedup.DedupThresholds(config.min_containment, config.min_head_jaccard)
-        replaced = {f.source_file for f in found.to_process}
+        replaced = pl.Series([f.source_file for f in found.to_process], dtype=pl.String)  # not a set of strings
         decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds, replaced)
         stages["checks"] = time.perf_counter() - tick
         peaks["checks"] = _after_stage()
