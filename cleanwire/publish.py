@@ -202,7 +202,7 @@ def quarantined_files(store: Store) -> set[str]:
     return set(lf.select("source_file").unique().collect()["source_file"].to_list())
 
 
-def published_index(store: Store, exclude_files: pl.Series | set[str] | None = None) -> pl.LazyFrame | None:
+def published_index(store: Store, exclude_files: pl.Series | None = None) -> pl.LazyFrame | None:
     """The published records' index rows (fields for merging, signatures and bands for dedup), lazily.
 
     Records of `exclude_files` (raw files this run processes again) are left out:
@@ -212,7 +212,6 @@ def published_index(store: Store, exclude_files: pl.Series | set[str] | None = N
     if lf is None:
         return None
     pub = lf.filter(pl.col("dataset") == "published")
-    if exclude_files is not None and len(exclude_files):
-        keys = pl.Series(list(exclude_files) if isinstance(exclude_files, set) else exclude_files, dtype=pl.String)
-        pub = pub.filter(~pl.col("source_file").is_in(keys.implode()))
+    if exclude_files is not None and exclude_files.len():
+        pub = pub.filter(~pl.col("source_file").is_in(exclude_files.cast(pl.String).implode()))
     return pub

@@ -122,10 +122,11 @@ def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str,
     todo = iter(enumerate(batches))
 
     def submit_next(in_flight: set) -> None:
-        for i, b in todo:
+        nxt = next(todo, None)
+        if nxt is not None:
+            i, b = nxt
             in_flight.add(runner.submit(parse_batch, parameters={
                 "files": b, "work_dir": work_dir, "batch_no": i, "run_id": run_id, "max_bytes": config.max_bytes}))
-            return
 
     with runner:
         # A window of tasks in flight, not all at once: a submitted task holds its pickled
@@ -151,7 +152,12 @@ def in_flight_window(config: RunConfig) -> int:
     """
     if config.dask_address:
         return 64
-    return 2 * (config.workers or config.processes or os.cpu_count() or 1)
+    return 2 * planned_workers(config)
+
+
+def planned_workers(config: RunConfig) -> int:
+    """Worker processes the run plans for: --workers, else --processes, else the CPU count."""
+    return config.workers or config.processes or os.cpu_count() or 1
 
 
 def files_per_task(config: RunConfig, n_files: int) -> int:
@@ -160,7 +166,7 @@ def files_per_task(config: RunConfig, n_files: int) -> int:
     Never below one parse chunk: a small run stays one task, on a thread, without
     the seconds it takes to start worker processes.
     """
-    workers = config.workers or config.processes or os.cpu_count() or 1
+    workers = planned_workers(config)
     return max(1, min(config.batch_files, max(CHUNK_FILES, math.ceil(n_files / (2 * workers)))))
 
 
@@ -180,7 +186,7 @@ def task_runner_for(config: RunConfig, n_batches: int):
                                cluster_kwargs={"n_workers": config.workers, "threads_per_worker": 1,
                                                "processes": True, "dashboard_address": None}),
                 f"a new local Dask cluster of {config.workers} workers")
-    workers = config.processes or os.cpu_count() or 1
+    workers = planned_workers(config)  # config.workers is unset here: the Dask branch took it
     if n_batches <= 1 or workers <= 1:
         from prefect.task_runners import ThreadPoolTaskRunner
 
