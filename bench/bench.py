@@ -65,7 +65,7 @@ def _role(pid: int) -> str:
 PEAKS: dict[str, int] = {}  # role -> peak RSS of one process of that role, over the last command
 
 
-def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
+def run_measured(cmd: list[str], env: dict, trace: Path | None = None) -> tuple[float, int, int, str]:
     """(seconds, peak tree RSS in bytes, exit code, stderr) of a command."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -74,14 +74,21 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
     PEAKS.clear()
     roles: dict[int, str] = {}
 
+    lines = ["seconds,tree_mb,flow_mb,api_mb,workers_mb"]
+
     def sample():
         nonlocal peak
         while not stop.is_set():
             rss = tree_rss(proc.pid)
             peak = max(peak, sum(rss.values()))
+            by_role: dict[str, int] = {}
             for p, r in rss.items():
                 role = roles.setdefault(p, _role(p))
                 PEAKS[role] = max(PEAKS.get(role, 0), r)
+                by_role[role] = by_role.get(role, 0) + r
+            if trace is not None:
+                mb = [sum(rss.values())] + [by_role.get(k, 0) for k in ("cleanwire (flow)", "Prefect API", "worker")]
+                lines.append(f"{time.perf_counter() - t0:.1f}," + ",".join(str(v // 2**20) for v in mb))
             stop.wait(0.2)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -89,6 +96,8 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, int, str]:
     _, err = proc.communicate()
     stop.set()
     th.join()
+    if trace is not None:
+        trace.write_text("\n".join(lines) + "\n")
     if proc.returncode not in (0, 1):
         print(err[-3000:], file=sys.stderr)
     return time.perf_counter() - t0, peak, proc.returncode, err
@@ -115,6 +124,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="run on a new local Dask cluster of N workers")
     ap.add_argument("--dir", type=Path, default=HERE / "out")
     ap.add_argument("--keep", action="store_true", help="keep the output folders")
+    ap.add_argument("--trace", type=Path, default=None,
+                    help="write the run's resident memory over time (CSV, MB by role) to this file")
     a = ap.parse_args()
     raw = a.dir / f"raw-{a.n}"
     if not raw.is_dir():
@@ -136,7 +147,7 @@ def main() -> None:
         cli += ["--workers", str(a.workers)]
 
     fa, ra = floor(raw, a.dir / f"floor-{a.n}.parquet")
-    fb, rb, code, _ = run_measured(cli, env)
+    fb, rb, code, _ = run_measured(cli, env, a.trace)
     run_peaks = dict(PEAKS)
     summary = json.loads((out / "reports" / "summary.json").read_text())
     stages = summary.get("stage_seconds", {})
@@ -156,7 +167,8 @@ def main() -> None:
     for name, secs, rss, rate in rows:
         print(f"{name:46} {secs:9.1f} {rss / 2**20:8.0f}MB {'' if rate is None else f'{rate:9.0f}'}")
     print("peak RSS of one process, by role: " + ", ".join(f"{k} {v / 2**20:.0f}MB" for k, v in run_peaks.items()))
-    print(f"start-up (Prefect local API, GX import, process spawn): {fb - pipeline:.1f} s")
+    print(f"start-up (Prefect local API, GX import, process spawn): {fb - pipeline:.1f} s; of it, "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in summary.get("startup_seconds", {}).items()))
     print(f"stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
     r = summary.get("runner", {})
     if "batch_cpu_seconds" in r:

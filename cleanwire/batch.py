@@ -122,20 +122,23 @@ def build_frame(records: list[dict], run_id: str) -> pl.DataFrame:
     return df.join(pl.concat(sigs) if sigs else dedup.signature_frame([], []), on="article_id", how="left")
 
 
+def chunk_bounds(sizes: list[int], max_files: int, max_bytes: int) -> list[tuple[int, int]]:
+    """(start, end) of consecutive runs of at most max_files files and (about) max_bytes bytes."""
+    bounds: list[tuple[int, int]] = []
+    start, size = 0, 0
+    for i, n in enumerate(sizes):
+        if i > start and (i - start >= max_files or size + n > max_bytes):
+            bounds.append((start, i))
+            start, size = i, 0
+        size += n
+    if start < len(sizes):
+        bounds.append((start, len(sizes)))
+    return bounds
+
+
 def chunk_files(refs: list[FileRef], max_files: int, max_bytes: int) -> list[list[FileRef]]:
     """Consecutive runs of at most max_files files and (about) max_bytes bytes."""
-    chunks: list[list[FileRef]] = []
-    cur: list[FileRef] = []
-    size = 0
-    for r in refs:
-        if cur and (len(cur) >= max_files or size + r.size > max_bytes):
-            chunks.append(cur)
-            cur, size = [], 0
-        cur.append(r)
-        size += r.size
-    if cur:
-        chunks.append(cur)
-    return chunks
+    return [refs[a:b] for a, b in chunk_bounds([r.size for r in refs], max_files, max_bytes)]
 
 
 def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str, max_bytes: int) -> BatchResult:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cleanwire import dedup, metrics
+from cleanwire.html_report import quarantined_sample
 from cleanwire.features import RUN_COLUMNS
 from cleanwire.validate import SuiteFile, Validation, Validator, issues_frame
 
@@ -29,11 +30,14 @@ _FIELDS = ["article_id", "source_path", "word_count", "title_body_score", *MERGE
 
 @dataclass
 class RunChecks:
-    decisions: pl.DataFrame      # article_id, issues, detail, duplicate_of, fill_* columns
+    decisions: pl.DataFrame      # article_id, issues, detail, fill_row (the record's row of `fills`, or null)
+    fills: pl.DataFrame          # duplicate_of and fill_* columns of the duplicate groups' members only
     rows: Validation             # final row-suite validation
     batch: Validation            # batch-suite validation (the gate)
     groups: int                  # duplicate groups found
-    records: pl.DataFrame        # article_id, source_path, source_file, title, word_count, issues, detail
+    metrics: pl.DataFrame        # metrics.run_metrics of the run's records (per source folder), to be relabelled
+    sample: pl.DataFrame         # html_report.quarantined_sample of the run's records
+    word_counts: pl.Series       # the body length of every record (the report's chart)
     drift: pl.DataFrame          # per source folder: drift against its history
 
     @property
@@ -126,9 +130,14 @@ _MERGED_TYPES = {"published_date": pl.Date, "title": pl.String, "subtitle": pl.S
 
 
 def apply_fills(frame: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
-    """The run frame with duplicate_of set and the features of filled fields updated."""
+    """The run frame with duplicate_of set, the features of filled fields updated, and
+    `fill_row`: the record's row in `resolved` (null for a record of no duplicate group)."""
     # Join the ids only and put the result beside the frame: a join would copy every column.
-    aligned = frame.select("article_id").join(resolved, on="article_id", how="left", maintain_order="left")
+    # Only what the row suite needs comes along: a run's records are mostly in no group,
+    # and null string columns still cost 16 bytes a row (5 columns: 80 MB at 1M records).
+    needed = resolved.select("article_id", "duplicate_of", "fill_title", "fill_published_date",
+                             "fill_title_body_score").with_row_index("fill_row")
+    aligned = frame.select("article_id").join(needed, on="article_id", how="left", maintain_order="left")
     f = frame.hstack(aligned.drop("article_id"))
     filled_title = pl.col("title").is_null() & pl.col("fill_title").is_not_null()
     f = f.with_columns(
@@ -142,15 +151,15 @@ def apply_fills(frame: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
     return f.with_columns(
         pl.when(readable).then(pl.col("published_date").is_not_null()).alias("has_date"),
         pl.when(readable).then(pl.col("title").is_not_null()).alias("has_title"),
-    )
+    ).drop("fill_title", "fill_published_date", "fill_title_body_score")
 
 
 def batch_frame(frame: pl.DataFrame, decisions: pl.DataFrame, drift: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per record: is_quarantined, and its source folder's drift against history."""
-    f = (frame.select("article_id", "source_file", "word_count")
-         .join(decisions.select("article_id", "issues"), on="article_id")
-         .with_columns((pl.col("issues").list.len() > 0).cast(pl.Int64).alias("is_quarantined"),
-                       metrics.source_folder()))
+    quarantined = decisions.select("article_id", (pl.col("issues").list.len() > 0).cast(pl.Int64)
+                                   .alias("is_quarantined"))  # not the issue lists: a copy of them costs ~30 MB at 1M
+    f = (frame.select("article_id", "source_file", "word_count").join(quarantined, on="article_id")
+         .with_columns(metrics.source_folder()))
     if drift is not None:
         f = f.join(drift, on="source", how="left")
     return f
@@ -172,7 +181,8 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
     rows = validator.run(final_frame, rows_suite, docs=True)
     # Columns side by side (no copies): issues_frame keeps the rows' order.
     issues = issues_frame(rows, final_frame["article_id"]).select("issues", "detail")
-    decisions = final_frame.select("article_id", "duplicate_of", *[f"fill_{c}" for c in MERGED]).hstack(issues)
+    decisions = final_frame.select("article_id", "fill_row").hstack(issues)
+    fills = resolved.select("article_id", "duplicate_of", *[f"fill_{c}" for c in MERGED])
     records = final_frame.select("article_id", "source_path", "source_file", "title", "word_count").hstack(issues)
     now = metrics.run_metrics(records, "current", "")
     drifts = metrics.drift(now, history)
@@ -181,7 +191,10 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
     batch = validator.run(bframe, suite, docs=True)
     batch.skipped = skipped
     _name_sources(batch, bframe)
-    return RunChecks(decisions, rows, batch, groups["group_id"].n_unique() if groups.height else 0, records, drifts)
+    # What the report needs of the records, and not the records: publish runs with this
+    # frame gone (titles and paths of a million records: ~150 MB).
+    return RunChecks(decisions, fills, rows, batch, groups["group_id"].n_unique() if groups.height else 0,
+                     now, quarantined_sample(records), records["word_count"], drifts)
 
 
 def _name_sources(batch: Validation, bframe: pl.DataFrame) -> None:

@@ -123,15 +123,16 @@ def execute(cfg) -> dict:
     if unchanged is not None:
         return unchanged
     started = time.time()
-    # Prefect's local API starts in a subprocess while this process loads the suites (and
-    # Great Expectations): the two slow start-up steps overlap.
+    # Prefect's local API starts in a subprocess while another checks the suites (with Great
+    # Expectations, kept out of this process until the checks need it): the slow start-up steps overlap.
+    from cleanwire.validate import check_suites, start_suite_check
+
+    start_suite_check(cfg.suites_dir, cfg.max_quarantined_share)
     api = threading.Thread(target=_local_api, daemon=True)
     api.start()
     try:
-        with console.status("loading expectation suites"):
-            from cleanwire.validate import load_suites
-
-            load_suites(cfg.suites_dir, cfg.max_quarantined_share)
+        with console.status("checking expectation suites"):
+            check_suites(cfg.suites_dir, cfg.max_quarantined_share)
     except ConfigError as e:
         _fail(str(e))
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -211,7 +212,7 @@ def _nothing_new(cfg) -> dict | None:
     if store.current_version() is None:
         return None
     found = discover(cfg.input_dir, seen_files(store))
-    if found.to_process:
+    if found.to_process.height:
         return None
     m = store.manifest(store.current_version())
     console.print(f"nothing new below {cfg.input_dir}: {found.unchanged} files unchanged since version "

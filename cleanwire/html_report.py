@@ -122,8 +122,17 @@ text-align:left;vertical-align:top} th{background:#f4f4f4} .ok{color:#2a7d2a} .b
 _DOCS_SLOT = "cleanwire-data-docs-href"  # where render's link goes, filled in per page
 
 
-def render(summary: dict, records: pl.DataFrame, history: pl.DataFrame | None, docs_href: str) -> str:
-    """The report page. `records`: word_count, issues, source_path, title, detail of this run's records."""
+def quarantined_sample(records: pl.DataFrame) -> pl.DataFrame:
+    """The first SAMPLE quarantined records by path (source_path, title, issues, detail), without
+    a sorted copy of every quarantined record. `records`: one row per record of the run."""
+    return (records.lazy().filter(pl.col("issues").list.len() > 0)
+            .bottom_k(SAMPLE, by="source_path").sort("source_path")
+            .select("source_path", "title", "issues", "detail").collect())
+
+
+def render(summary: dict, sample: pl.DataFrame, word_counts: pl.Series, history: pl.DataFrame | None,
+           docs_href: str) -> str:
+    """The report page. `sample`: quarantined_sample(); `word_counts`: the body length of every record."""
     gate = summary.get("gate", {})
     ok = gate.get("ok", True)
     issues = summary.get("issues", {})
@@ -135,11 +144,8 @@ def render(summary: dict, records: pl.DataFrame, history: pl.DataFrame | None, d
                ["published in all (version %s)" % summary.get("version"), summary.get("published_total")]]
     figures += [[f"issue: {c}", v] for c, v in issues.items()]
     gate_rows = [[f.get("severity"), f.get("expectation"), f.get("observed")] for f in gate.get("failures", [])]
-    # The first SAMPLE by path, without a sorted copy of every quarantined record.
-    held = (records.lazy().filter(pl.col("issues").list.len() > 0)
-            .bottom_k(SAMPLE, by="source_path").sort("source_path").collect())
-    sample = [[r["source_path"], r.get("title"), ", ".join(r["issues"]), r.get("detail")]
-              for r in held.iter_rows(named=True)]
+    held = [[r["source_path"], r.get("title"), ", ".join(r["issues"]), r.get("detail")]
+            for r in sample.iter_rows(named=True)]
     hist_svg = history_chart(history)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -151,7 +157,7 @@ def render(summary: dict, records: pl.DataFrame, history: pl.DataFrame | None, d
            "version was kept</span>") + "</p>",
         "<h2>Figures</h2>", _table(figures, ["", "records"]).replace("<table>", "<table class='figures'>"),
         "<h2>Issues</h2>", issue_bar_chart(issues, n),
-        "<h2>Body length</h2>", body_length_chart(records["word_count"]),
+        "<h2>Body length</h2>", body_length_chart(word_counts),
         "<h2>Issue shares over the last runs</h2>",
         hist_svg or "<p>(shown from the second run on)</p>",
         "<h2>Gate and drift</h2>",
@@ -159,7 +165,7 @@ def render(summary: dict, records: pl.DataFrame, history: pl.DataFrame | None, d
         "<p class='ok'>every batch expectation passed</p>",
         "".join(f"<p>{html.escape(s)}</p>" for s in gate.get("skipped", [])),
         f"<h2>Quarantined records (first {SAMPLE} of {summary.get('quarantined', 0)})</h2>",
-        _table(sample, ["source_path", "title", "issues", "why"]) if sample else "<p>none</p>",
+        _table(held, ["source_path", "title", "issues", "why"]) if held else "<p>none</p>",
         f"<h2>Validation</h2><p><a href='{html.escape(docs_href)}'>Great Expectations Data Docs</a> "
         "(both suites, with every expectation's result).</p>",
         "</body></html>",
@@ -167,7 +173,7 @@ def render(summary: dict, records: pl.DataFrame, history: pl.DataFrame | None, d
     return "\n".join(parts)
 
 
-def write_reports(out_dir: Path, run_id: str, summary: dict, records: pl.DataFrame,
+def write_reports(out_dir: Path, run_id: str, summary: dict, sample: pl.DataFrame, word_counts: pl.Series,
                   history: pl.DataFrame | None) -> Path:
     """reports/<run_id>/report.html and reports/latest.html (a copy with its own relative links)."""
     import os
@@ -176,7 +182,7 @@ def write_reports(out_dir: Path, run_id: str, summary: dict, records: pl.DataFra
     run_page = reports / run_id / "report.html"
     run_page.parent.mkdir(parents=True, exist_ok=True)
     # One rendering (charts of the whole run), two pages that differ only in their link to Data Docs.
-    page = render(summary, records, history, _DOCS_SLOT)
+    page = render(summary, sample, word_counts, history, _DOCS_SLOT)
     for path, href in ((run_page, "../data_docs/index.html"), (reports / "latest.html", "data_docs/index.html")):
         tmp = path.with_suffix(".html.tmp")
         tmp.write_text(page.replace(_DOCS_SLOT, href), encoding="utf-8")

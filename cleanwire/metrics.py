@@ -59,6 +59,12 @@ def run_metrics(records: pl.DataFrame, run_id: str, finished_at: str, gate_ok: b
               .select("run_id", "finished_at", "gate_ok", "source", *[c for c in out.columns if c != "source"])
 
 
+def relabel(rows: pl.DataFrame, run_id: str, finished_at: str, gate_ok: bool) -> pl.DataFrame:
+    """run_metrics rows computed before the run's id, end and gate verdict were known, labelled with them."""
+    return rows.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(finished_at).alias("finished_at"),
+                             pl.lit(gate_ok).alias("gate_ok"))
+
+
 def history_path(out_dir: Path) -> Path:
     return Path(out_dir) / "reports" / HISTORY
 

@@ -77,8 +77,12 @@ def finalise(batch: pl.DataFrame, decisions: pl.DataFrame, gate_ok: bool, ingest
 
 
 def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, decisions: pl.DataFrame,
-                run_id: str, gate_ok: bool, manifest_extra: dict) -> PublishResult:
-    """Build and switch to a new version holding this run's records."""
+                run_id: str, gate_ok: bool, manifest_extra: dict, fills: pl.DataFrame | None = None) -> PublishResult:
+    """Build and switch to a new version holding this run's records.
+
+    `decisions`: article_id, issues, detail, and either the duplicate_of and fill_*
+    columns or `fill_row`, a row number into `fills` that holds them (checks.RunChecks).
+    """
     now = dt.datetime.now(dt.timezone.utc)
     ingested = now.strftime("%Y-%m")
     replaced = files.filter(pl.col("status") != "unchanged")["source_file"]
@@ -93,7 +97,7 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
                           _arrow_schema(FILE_INDEX), store.max_files)
     writers = (w_pub, w_qua, w_rec, w_files)
     try:
-        n_pub, n_qua = _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_rec)
+        n_pub, n_qua = _write_records(records_paths, decisions, fills, gate_ok, ingested, w_pub, w_qua, w_rec)
         if gate_ok:
             for part in files.iter_slices(100_000):  # a million files: one Arrow copy at a time
                 w_files.write(conform(part.with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX))
@@ -115,9 +119,9 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
     return PublishResult(v, n_pub, n_qua, manifest)
 
 
-def _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_rec) -> tuple[int, int]:
+def _write_records(records_paths, decisions, fills, gate_ok, ingested, w_pub, w_qua, w_rec) -> tuple[int, int]:
     n_pub = n_qua = 0
-    take = _decisions_for(decisions)
+    take = _decisions_for(decisions, fills)
     for group in _row_groups(records_paths):
         f = finalise(group, take(group["article_id"]), gate_ok, ingested)
         pub = f.filter(pl.col("dataset") == "published")
@@ -133,13 +137,14 @@ def _write_records(records_paths, decisions, gate_ok, ingested, w_pub, w_qua, w_
     return n_pub, n_qua
 
 
-def _decisions_for(decisions: pl.DataFrame):
+def _decisions_for(decisions: pl.DataFrame, fills: pl.DataFrame | None = None):
     """A function: a row group's ids -> their decisions, row group after row group.
 
     The checks read the batch files in the order publish does, so the decisions
     are normally the next rows, taken as a slice (no copy); verified by their
     ids, and otherwise found by binary search in a sorted copy (a run's worth of
-    memory, so only when needed).
+    memory, so only when needed). The fill columns are then gathered from
+    `fills` by `fill_row`, for this row group only.
     """
     offset, ordered = 0, None
 
@@ -149,11 +154,18 @@ def _decisions_for(decisions: pl.DataFrame):
             part = decisions.slice(offset, ids.len())
             if part.height == ids.len() and bool((part["article_id"] == ids).all()):
                 offset += ids.len()
-                return part
+                return _with_fills(part, fills)
             ordered = decisions.sort("article_id")
-        return _decisions_of(ordered, ids)
+        return _with_fills(_decisions_of(ordered, ids), fills)
 
     return take
+
+
+def _with_fills(part: pl.DataFrame, fills: pl.DataFrame | None) -> pl.DataFrame:
+    if fills is None or "fill_row" not in part.columns:
+        return part
+    rows = part["fill_row"]
+    return part.drop("fill_row").hstack(fills.drop("article_id").select(pl.all().gather(rows)))
 
 
 def _decisions_of(ordered: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:

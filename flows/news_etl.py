@@ -26,27 +26,31 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from cleanwire import checks, dedup, html_report, metrics, progress
-from cleanwire.batch import CHUNK_FILES, BatchResult, FileRef, chunk_files, process_batch
+from cleanwire.batch import CHUNK_FILES, BatchResult, chunk_bounds, process_batch
 from cleanwire.config import RunConfig, check_paths
-from cleanwire.discover import Discovery, discover
+from cleanwire.discover import Discovery, discover, file_refs
 from cleanwire.lock import OutputLocked, output_lock
 from cleanwire.memory import release_free_memory
 from cleanwire.publish import published_index, publish_run, quarantined_files, seen_files
 from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
                               write_validations, reports_dir)
 from cleanwire.store import STATE_DIR, Store
-from cleanwire.validate import Validator, load_suites
+from cleanwire.validate import Validator, check_suites, load_suites
 
 
 # ------------------------------------------------------------------ tasks
+# No task is cached (NO_CACHE): each run must redo its steps, and Prefect's default policy
+# would hash every task's inputs to make the key, pickling whole-run frames for it (a frame
+# of 300k narrow rows: +284 MB of peak memory and 0.4 s, measured).
 
-@task(name="check-config")
-def check_config(config: RunConfig):
+@task(name="check-config", cache_policy=NO_CACHE)
+def check_config(config: RunConfig) -> None:
+    """Refuse bad paths and bad suites before any work (the suites are checked in a child process)."""
     check_paths(config)
-    return load_suites(config.suites_dir, config.max_quarantined_share)
+    check_suites(config.suites_dir, config.max_quarantined_share)
 
 
-@task(name="discover")
+@task(name="discover", cache_policy=NO_CACHE)
 def discover_files(config: RunConfig, store: Store) -> Discovery:
     if config.reprocess_quarantine:
         return discover(config.input_dir, seen_files(store), only=quarantined_files(store))
@@ -54,11 +58,14 @@ def discover_files(config: RunConfig, store: Store) -> Discovery:
 
 
 @task(name="parse-batch", cache_policy=NO_CACHE)
-def parse_batch(files: list[FileRef], work_dir: str, batch_no: int, run_id: str, max_bytes: int) -> BatchResult:
-    return process_batch(files, work_dir, batch_no, run_id, max_bytes)
+def parse_batch(files: pl.DataFrame, work_dir: str, batch_no: int, run_id: str, max_bytes: int) -> BatchResult:
+    # The batch's files travel as a frame (discover.FILES_SCHEMA): Prefect walks a task's
+    # arguments item by item, and thousands of FileRefs per task kept the flow process
+    # busy for ~10 % of a core during the parse stage (py-spy), slowing the workers.
+    return process_batch(file_refs(files), work_dir, batch_no, run_id, max_bytes)
 
 
-@task(name="checks")
+@task(name="checks", cache_policy=NO_CACHE)
 def run_checks(results: list[BatchResult], store: Store, suites, docs_dir: Path,
                thresholds: dedup.DedupThresholds, replaced: pl.Series) -> checks.RunChecks:
     paths = [r.records_path for r in results if r.records_path]
@@ -68,22 +75,23 @@ def run_checks(results: list[BatchResult], store: Store, suites, docs_dir: Path,
                              metrics.read_history(store.out))
 
 
-@task(name="publish")
+@task(name="publish", cache_policy=NO_CACHE)
 def publish(store: Store, results: list[BatchResult], decided: checks.RunChecks, run_id: str, extra: dict):
     files = pl.concat([pl.read_parquet(r.files_path) for r in results])
     paths = [r.records_path for r in results if r.records_path]
-    return publish_run(store, paths, files, decided.decisions, run_id, decided.gate_ok, extra)
+    return publish_run(store, paths, files, decided.decisions, run_id, decided.gate_ok, extra, decided.fills)
 
 
-@task(name="report")
+@task(name="report", cache_policy=NO_CACHE)
 def report(config: RunConfig, run_id: str, summary: dict, decided: checks.RunChecks | None) -> dict:
     out = config.output_dir
     if decided is not None:
         summary["reports"]["validation"] = write_validations(out, run_id, [decided.rows, decided.batch])
-        rows = metrics.run_metrics(decided.records, run_id, dt.datetime.now(dt.timezone.utc).isoformat(),
-                                   gate_ok=decided.gate_ok)
+        rows = metrics.relabel(decided.metrics, run_id, dt.datetime.now(dt.timezone.utc).isoformat(),
+                               decided.gate_ok)
         summary["reports"]["metrics_history"] = str(metrics.append_history(out, rows))
-        page = html_report.write_reports(out, run_id, summary, decided.records, metrics.read_history(out))
+        page = html_report.write_reports(out, run_id, summary, decided.sample, decided.word_counts,
+                                         metrics.read_history(out))
         summary["reports"]["html"] = str(page)
         summary["reports"]["latest_html"] = str(page.parent.parent / "latest.html")
     summary["reports"]["summary"] = str(write_summary(out, run_id, summary))
@@ -106,15 +114,15 @@ def _markdown(s: dict) -> str:
 
 # ------------------------------------------------------------------ flows
 
-def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str,
+def run_batches(config: RunConfig, files: pl.DataFrame, batches: list[tuple[int, int]], work_dir: str,
                 run_id: str) -> tuple[list[BatchResult], str]:
-    """One parse-batch task per batch, on the task runner the config asks for.
+    """One parse-batch task per batch (a slice of `files`), on the task runner the config asks for.
 
     The runner is entered here rather than given to the flow, so the same flow
     (and deployment) runs on a process pool, a new local Dask cluster or an
     existing one. The file lists travel to the workers, never to the API.
     """
-    done, total = 0, sum(len(b) for b in batches)
+    done, total = 0, files.height
     progress.report("parse", 0, total)
     results = []
     runner, where = task_runner_for(config, len(batches))
@@ -124,9 +132,10 @@ def run_batches(config: RunConfig, batches: list[list[FileRef]], work_dir: str,
     def submit_next(in_flight: set) -> None:
         nxt = next(todo, None)
         if nxt is not None:
-            i, b = nxt
+            i, (start, end) = nxt
             in_flight.add(runner.submit(parse_batch, parameters={
-                "files": b, "work_dir": work_dir, "batch_no": i, "run_id": run_id, "max_bytes": config.max_bytes}))
+                "files": files.slice(start, end - start), "work_dir": work_dir, "batch_no": i,
+                "run_id": run_id, "max_bytes": config.max_bytes}))
 
     with runner:
         # A window of tasks in flight, not all at once: a submitted task holds its pickled
@@ -228,17 +237,17 @@ def news_etl(config: RunConfig = RunConfig()) -> dict:
     log = get_run_logger()
     t0 = time.perf_counter()
     run_id = new_run_id()
-    suites = check_config(config)
+    check_config(config)
     out = config.output_dir
     store = Store(out, keep=config.keep_versions)
     try:
         with output_lock(out):
-            return _run(config, log, t0, run_id, suites, out, store)
+            return _run(config, log, t0, run_id, out, store)
     except OutputLocked as e:
         return Failed(message=str(e))  # another run holds the output: one line, no traceback
 
 
-def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, store: Store):
+def _run(config: RunConfig, log, t0: float, run_id: str, out: Path, store: Store):
     """The run itself, under the output lock."""
     store.prepare(clean_work=True)
     stages: dict[str, float] = {}
@@ -247,7 +256,7 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
     found = discover_files(config, store)
     stages["discover"] = time.perf_counter() - tick
     peaks["discover"] = _after_stage()
-    files_total = found.unchanged + len(found.to_process)
+    files_total = found.unchanged + found.to_process.height
     summary = {"run_id": run_id, "flow_run_id": str(flow_run.get_id() or ""),
                "started_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                "input": str(config.input_dir), "output": str(out),
@@ -258,17 +267,21 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
                "gate": {"ok": True, "failures": [], "skipped": []},
                "version": store.current_version(),
                "reports": {"data_docs": str(reports_dir(out) / "data_docs" / "index.html")}}
-    if not found.to_process:
+    if found.to_process.height == 0:
         log.info("nothing new below %s: %d files unchanged", config.input_dir, found.unchanged)
         summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.items()}
         summary["seconds"] = round(time.perf_counter() - t0, 2)
         return report(config, run_id, summary, None)
     work = out / STATE_DIR / "work" / run_id
-    batches = chunk_files(found.to_process, files_per_task(config, len(found.to_process)), int(config.batch_mb * 1e6))
-    log.info("%d files to process in %d batches", len(found.to_process), len(batches))
+    todo, unchanged_before = found.to_process, found.unchanged
+    batches = chunk_bounds(todo["size"].to_list(), files_per_task(config, todo.height), int(config.batch_mb * 1e6))
+    log.info("%d files to process in %d batches", todo.height, len(batches))
     try:
         tick, wall = time.perf_counter(), time.time()
-        results, where = run_batches(config, batches, str(work), run_id)
+        results, where = run_batches(config, todo, batches, str(work), run_id)
+        # Of the files' rows only their names are needed from here on (~100 MB less at 1M files).
+        todo = todo.select("source_file")
+        found = None
         stages["parse"] = time.perf_counter() - tick
         summary["runner"] = runner_summary(where, results, wall)
         peaks["parse"] = _after_stage()
@@ -278,12 +291,17 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
             summary["files"].update(unchanged=files_total)
             summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.items()}
             summary["seconds"] = round(time.perf_counter() - t0, 2)
-            log.info("%d files re-read: content unchanged, nothing to publish", len(found.to_process))
+            log.info("%d files re-read: content unchanged, nothing to publish", todo.height)
             return report(config, run_id, summary, None)
         progress.report("check", 0, 1)
+        # Great Expectations enters this process only now, the workers gone (see
+        # validate.start_suite_check): a fixed start-up cost, timed apart from the stages.
+        tick = time.perf_counter()
+        suites = load_suites(config.suites_dir, config.max_quarantined_share)
+        summary["startup_seconds"] = {"great_expectations": round(time.perf_counter() - tick, 2)}
         tick = time.perf_counter()
         thresholds = dedup.DedupThresholds(config.min_containment, config.min_head_jaccard)
-        replaced = pl.Series([f.source_file for f in found.to_process], dtype=pl.String)  # not a set of strings
+        replaced = todo["source_file"]  # a column, not a set of strings (Prefect walks a set's items)
         decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds, replaced)
         stages["checks"] = time.perf_counter() - tick
         peaks["checks"] = _after_stage()
@@ -296,8 +314,8 @@ def _run(config: RunConfig, log, t0: float, run_id: str, suites, out: Path, stor
     finally:
         shutil.rmtree(work, ignore_errors=True)
     unchanged_in_batches = sum(r.n_unchanged for r in results)
-    summary["files"].update(processed=len(found.to_process) - unchanged_in_batches,
-                            unchanged=found.unchanged + unchanged_in_batches)
+    summary["files"].update(processed=todo.height - unchanged_in_batches,
+                            unchanged=unchanged_before + unchanged_in_batches)
     summary.update(records=decided.decisions.height, published=published.published_rows,
                    quarantined=published.quarantined_rows, issues=counts, gate=gate_summary(decided.batch),
                    version=published.version, duplicate_groups=decided.groups,

@@ -206,3 +206,19 @@ def test_config_error_writes_nothing(results, case):
     assert not created, f"{case}: the output folder {r['out']} was created"
     assert r["after"]["raw"] == r["before"]["raw"], f"{case}: the input changed"
     assert r["after"]["base"] == r["before"]["base"], f"{case}: files were written next to the input"
+
+
+def test_a_deployment_run_refuses_a_bad_suite_before_any_work(run_etl, tmp_path):
+    """The flow itself (as a deployment runs it, without the CLI) checks the suites first:
+    in a child process (Great Expectations stays out of the flow until the checks), with
+    the same message, and nothing is written."""
+    raw = tmp_path / "raw"
+    shutil.copytree(h.SEED_DIR, raw)
+    suites = _suite_copy(tmp_path, "s-unknown", rows=_add_unknown)
+    state = run_etl(raw, tmp_path / "out", suites=str(suites))
+    assert state.is_failed()
+    with pytest.raises(Exception) as err:
+        state.result()
+    assert "expect_column_values_to_be_awesome" in str(err.value)
+    assert type(err.value).__name__ == "SuiteError"
+    assert not (tmp_path / "out").exists()

@@ -210,3 +210,21 @@ def test_decisions_reach_each_row_group_in_order_and_out_of_order():
     got = take(pl.Series(["e", "d", "q"]))
     assert got["article_id"].to_list() == ["e", "d"] and got["issues"].to_list() == [[], ["y"]]
     assert take(pl.Series(["f"]))["issues"].to_list() == [["z"]]
+
+
+def test_a_row_groups_decisions_carry_the_fills_of_its_duplicate_group_members():
+    """Fill columns live once per group member (`fills`); each row group gets them by `fill_row`."""
+    from cleanwire.publish import _decisions_for
+
+    decisions = pl.DataFrame({"article_id": list("abcd"), "issues": [[], ["duplicate"], [], []],
+                              "fill_row": pl.Series([0, 1, None, None], dtype=pl.UInt32)})
+    fills = pl.DataFrame({"article_id": ["a", "b"], "duplicate_of": [None, "a"],
+                          "fill_title": ["Ferry timetable approved", None]})
+    take = _decisions_for(decisions, fills)
+    first = take(pl.Series(["a", "b"]))
+    assert first.columns == ["article_id", "issues", "duplicate_of", "fill_title"]
+    assert first["duplicate_of"].to_list() == [None, "a"]
+    assert first["fill_title"].to_list() == ["Ferry timetable approved", None]
+    later = take(pl.Series(["d", "c"]))  # out of order: found by id, no group: no fills
+    assert later["article_id"].to_list() == ["d", "c"]
+    assert later["duplicate_of"].to_list() == [None, None] and later["fill_title"].to_list() == [None, None]

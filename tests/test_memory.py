@@ -23,3 +23,23 @@ def test_freed_fragmented_heap_is_returned_to_the_os():
     after = _rss_mb()
     assert before - after > 50, (before, after)
     assert len(survivors) == 120
+
+
+def test_the_suites_are_checked_without_importing_great_expectations_here():
+    """GX (~175 MB once imported) stays out of the flow process until its checks: the
+    suites are loaded in a child process, which says what is wrong with them."""
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    code = ("import sys; from pathlib import Path\n"
+            "from cleanwire.validate import SuiteError, check_suites\n"
+            "check_suites(Path(sys.argv[1]))\n"
+            "print('imported' if 'great_expectations' in sys.modules else 'not imported')\n"
+            "try:\n    check_suites(Path(sys.argv[2]))\nexcept SuiteError as e:\n    print('refused:', e)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(repo / "expectations"), str(repo / "no-such-suites")],
+                         capture_output=True, text=True, timeout=300, cwd=repo)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0] == "not imported"
+    assert lines[1].startswith("refused:") and "not found" in lines[1], lines
