@@ -130,12 +130,14 @@ def discover(input_dir: Path, seen: pl.DataFrame | None, only: set[str] | None =
         return Discovery(todo, found.height - todo.height, 0 if seen is None else seen.height, missing)
     if seen is None or seen.height == 0:
         return Discovery(found, 0, 0, 0)
-    known = seen.unique("source_file", keep="last", maintain_order=True).select("source_file", pl.col("size").alias("seen_size"), pl.col("mtime_ns").alias("seen_mtime"),
-                        pl.col("content_hash").alias("seen_hash"), pl.lit(True).alias("known"))
+    known = (seen.unique("source_file", keep="last", maintain_order=True)
+             .select("source_file", pl.col("size").alias("seen_size"), pl.col("mtime_ns").alias("seen_mtime"),
+                     pl.col("content_hash").alias("seen_hash"), pl.lit(True).alias("known")))
     f = found.drop("prev_hash").join(known, on="source_file", how="left", maintain_order="left")
     known_file = pl.col("known").fill_null(False)
+    # Same size and mtime: same content (even a file refused last time, e.g. over the size cap).
     same_stat = (known_file & pl.col("problem").is_null() & (pl.col("size") == pl.col("seen_size"))
-                 & (pl.col("mtime_ns") == pl.col("seen_mtime")))  # same size and mtime: same content
+                 & (pl.col("mtime_ns") == pl.col("seen_mtime")))
     same_problem = known_file & pl.col("problem").is_not_null() & pl.col("seen_hash").is_null()  # already accounted for
     skip = (same_stat | same_problem).fill_null(False)
     todo = f.filter(~skip).select(*[c for c in FILES_SCHEMA if c != "prev_hash"],
