@@ -39,9 +39,9 @@ class Discovery:
 
 def file_refs(files: pl.DataFrame) -> list[FileRef]:
     """The rows of a FILES_SCHEMA frame as FileRefs (what a batch task takes)."""
-    cols = [files[c].to_list() for c in FILES_SCHEMA]
-    cols[1] = [os.fsdecode(p) for p in cols[1]]
-    return [FileRef(*row) for row in zip(*cols)]
+    cols = {c: files[c].to_list() for c in FILES_SCHEMA}
+    cols["path"] = [os.fsdecode(p) for p in cols["path"]]
+    return [FileRef(**dict(zip(cols, row))) for row in zip(*cols.values())]
 
 
 def display_path(rel: str) -> str:

@@ -54,9 +54,8 @@ def run_metrics(records: pl.DataFrame, run_id: str, finished_at: str, gate_ok: b
     per_source = df.group_by("source").agg(aggs)
     total = df.select(aggs).with_columns(pl.lit(ALL).alias("source"))
     out = pl.concat([per_source, total.select(per_source.columns)]).sort("source")
-    return out.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(finished_at).alias("finished_at"),
-                            pl.lit(gate_ok).alias("gate_ok")) \
-              .select("run_id", "finished_at", "gate_ok", "source", *[c for c in out.columns if c != "source"])
+    return relabel(out, run_id, finished_at, gate_ok).select(
+        "run_id", "finished_at", "gate_ok", "source", *[c for c in out.columns if c != "source"])
 
 
 def relabel(rows: pl.DataFrame, run_id: str, finished_at: str, gate_ok: bool) -> pl.DataFrame:

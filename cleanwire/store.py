@@ -105,10 +105,9 @@ class TableWriter:
 
     def __init__(self, spec: TableSpec, old_root: Path | None, new_root: Path, version: int,
                  remove_keys: pl.Series, schema: pa.Schema, max_files: int = MAX_FILES_PER_PARTITION):
-        # remove_keys: a column, not a set of Python strings (a million file names: ~100 MB as a set)
         self.spec, self.version, self.max_files = spec, version, max_files
-        # Kept as given (not a unique() copy each): publish hands the same column to three
-        # tables, and three copies of a million names were ~100 MB of its peak.
+        # remove_keys: a column, not a set of Python strings (a million file names: ~100 MB as a
+        # set), kept as given, not a unique() copy: publish hands the same column to three tables.
         self.remove_keys = remove_keys if remove_keys.dtype == pl.String else remove_keys.cast(pl.String)
         self.schema = pa.schema([f for f in schema if f.name not in spec.partition_by])
         self.old_table = old_root / spec.rel if old_root else None
