@@ -80,6 +80,7 @@ def parse_files(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[
     """Records of the files whose content changed, and one status row per file."""
     status: list[dict] = []
     readable: list[tuple[str, bytes]] = []
+    digests: list[str] = []              # their content hashes (computed once, here)
     slots: list[list[dict] | None] = []  # per changed file: its records, or None to take from the parse
     slot_rows: list[dict] = []           # per changed file: its status row
     for f in files:
@@ -97,12 +98,13 @@ def parse_files(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[
                 slots.append([unreadable(f.source_file, err)])
             else:
                 readable.append((f.source_file, data))
+                digests.append(digest)
                 slots.append(None)
         row = {"source_file": f.source_file, "size": f.size, "mtime_ns": f.mtime_ns,
                "content_hash": digest, "status": "changed" if f.prev_hash else "new", "n_records": 0}
         status.append(row)
         slot_rows.append(row)
-    parsed = iter(parse_many(readable))
+    parsed = iter(parse_many(readable, digests))
     records: list[dict] = []
     for row, recs in zip(slot_rows, slots):
         recs = recs if recs is not None else next(parsed)

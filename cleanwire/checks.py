@@ -168,9 +168,10 @@ def batch_frame(frame: pl.DataFrame, decisions: pl.DataFrame, drift: pl.DataFram
 def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, validator: Validator,
                th: dedup.DedupThresholds, history: pl.DataFrame | None = None) -> RunChecks:
     """Every record's decision for this run (see the module doc for the order)."""
+    # The groups first: banding's transient memory is then freed before the run's frame is read.
+    groups = find_duplicates(src, th)
     frame = narrow_frame(src)
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of"))
-    groups = find_duplicates(src, th)
     # Own issues matter only to choose a group's copy: the first pass runs on the members alone.
     members = frame.filter(pl.col("article_id").is_in(groups["article_id"].implode()))
     own = (_own_issues(members, validator.run(members, rows_suite)) if members.height

@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cleanwire.memory import FLOW_MALLOC_CONF, MALLOC_CONF_VAR
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cleanwire: raw news scrapes -> clean, validated Parquet (Prefect + Great Expectations).")
 # Messages are never wrapped at 80 columns when the output is a log or a pipe.
@@ -31,6 +33,9 @@ ENV_DEFAULTS = {
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
+    # The flow process gives freed memory back at once (cleanwire.memory says why); set before
+    # polars is imported, and taken away again before the parse workers start.
+    MALLOC_CONF_VAR: FLOW_MALLOC_CONF,
 }
 
 

@@ -51,12 +51,17 @@ class DedupThresholds:
 
 
 @lru_cache(maxsize=4)
-def permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutation parameters (a, b) for seed 1."""
-    from datasketch import MinHash
+def permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutation parameters (a, b): its `_init_permutations`, drawn the same way.
 
-    a, b = MinHash(num_perm=num_perm, seed=1, scheme="affine32").permutations
-    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+    Drawn here rather than taken from `datasketch.MinHash`: importing datasketch
+    imports scipy, which cost every parse worker ~50 MB and 0.6 s (measured).
+    test_dedup checks them, and the signatures, against datasketch's own.
+    """
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)  # odd: a bijection
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:

@@ -62,8 +62,8 @@ def parse_file(source_file: str, data: bytes) -> list[dict]:
     return parse_files([(source_file, data)])[0]
 
 
-def parse_files(items: list[tuple[str, bytes]]) -> list[list[dict]]:
-    """The records of many raw files at once.
+def parse_files(items: list[tuple[str, bytes]], digests: list[str] | None = None) -> list[list[dict]]:
+    """The records of many raw files at once (`digests`: their content_hash, when the caller has it).
 
     Per file: decode, pick the format, split JSON records, extract HTML. Then
     all page dumps, and all feed bodies, are parsed in one vectorised pass each
@@ -75,8 +75,8 @@ def parse_files(items: list[tuple[str, bytes]]) -> list[list[dict]]:
     out: list[list[dict]] = []
     dumps: list[tuple[dict, str]] = []   # (record, text) awaiting the page-dump pass
     bodies: list[tuple[dict, str]] = []  # (record, raw body) awaiting the body pass
-    for source_file, data in items:
-        recs = _prepare(source_file, data, dumps, bodies)
+    for n, (source_file, data) in enumerate(items):
+        recs = _prepare(source_file, data, dumps, bodies, digests[n] if digests else content_hash(data))
         out.append(recs)
     try:
         _finish(dumps, bodies, parse_page_dumps, clean_body_texts)
@@ -103,9 +103,8 @@ def _finish(dumps, bodies, parse_page_dumps, clean_body_texts, isolate: bool = F
             rec["read_error"] = f"{rec.get('format')} parser failed: {type(e).__name__}: {str(e)[:200]}"
 
 
-def _prepare(source_file: str, data: bytes, dumps: list, bodies: list) -> list[dict]:
+def _prepare(source_file: str, data: bytes, dumps: list, bodies: list, digest: str) -> list[dict]:
     """Records of one file, with their text queued for the batch passes."""
-    digest = content_hash(data)
     decoded = decode_bytes(data)
     if decoded.text is None:
         return [unreadable(source_file, decoded.error or "unreadable", digest, encoding=decoded.encoding)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 
 from cleanwire import dedup
 from cleanwire.formats.text_dump import parse_page_dump
@@ -230,3 +231,15 @@ def test_batch_signatures_equal_datasketch_minhash():
             ref.update_batch(subset)
             got = np.array(frame.filter(pl.col("article_id") == aid)[column][0].to_list(), dtype=np.uint32)
             assert np.array_equal(got, np.asarray(ref.hashvalues, dtype=np.uint32)), column
+
+
+@pytest.mark.parametrize("num_perm,seed", [(dedup.NUM_PERM, 1), (dedup.NUM_PERM_HEAD, 1), (16, 7)])
+def test_permutations_are_datasketchs(num_perm, seed):
+    """The affine32 parameters drawn without importing datasketch are the ones datasketch draws."""
+    import numpy as np
+    from datasketch import MinHash
+
+    a, b = dedup.permutations(num_perm, seed)
+    ref_a, ref_b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    assert np.array_equal(a, np.asarray(ref_a, dtype=np.uint32)) and np.array_equal(b, np.asarray(ref_b, dtype=np.uint32))
+    assert a.dtype == b.dtype == np.uint32 and (a % 2 == 1).all()

@@ -43,3 +43,44 @@ def test_the_suites_are_checked_without_importing_great_expectations_here():
     lines = out.stdout.splitlines()
     assert lines[0] == "not imported"
     assert lines[1].startswith("refused:") and "not found" in lines[1], lines
+
+
+_ALLOCATOR_SCRIPT = """
+import multiprocessing as mp, os, sys
+import cleanwire.cli as cli
+cli._env_defaults()                      # what every cleanwire command does first
+import polars                            # polars reads (and rewrites) the variable at import
+print("flow:", os.environ.get("_RJEM_MALLOC_CONF"))
+from cleanwire.config import RunConfig
+from flows.news_etl import task_runner_for
+task_runner_for(RunConfig(input=sys.argv[1], output=sys.argv[2], processes=2), 3)
+ctx = mp.get_context("spawn")            # how the process pool starts its workers
+with ctx.Pool(1) as pool:
+    print("worker:", pool.apply(os.getenv, ("_RJEM_MALLOC_CONF",)))
+"""
+
+
+@pytest.mark.parametrize("user_setting", [None, "narenas:2"])
+def test_the_flow_gives_memory_back_at_once_and_the_workers_keep_the_default(tmp_path, user_setting):
+    """The CLI sets polars' allocator to return freed pages at once in the flow process;
+    parse workers (where that costs CPU) start without it; a user's own setting is kept for both."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from cleanwire.memory import FLOW_MALLOC_CONF, MALLOC_CONF_VAR
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != MALLOC_CONF_VAR}
+    if user_setting:
+        env[MALLOC_CONF_VAR] = user_setting
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR_SCRIPT, str(repo / "data" / "raw"), str(tmp_path / "out")],
+                         env=env, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = dict(line.split(": ", 1) for line in out.stdout.splitlines() if ": " in line)
+    if user_setting:
+        assert lines["flow"].endswith(user_setting) and FLOW_MALLOC_CONF not in lines["flow"]
+        assert lines["worker"].endswith(user_setting)
+    else:
+        assert lines["flow"].endswith(FLOW_MALLOC_CONF), lines
+        assert lines["worker"] == "None", lines
