@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cleanwire.memory import FLOW_MALLOC_CONF, MALLOC_CONF_VAR
+from cleanwire.memory import flow_malloc_conf_defaults
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="cleanwire: raw news scrapes -> clean, validated Parquet (Prefect + Great Expectations).")
@@ -33,20 +33,22 @@ ENV_DEFAULTS = {
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
-    # The flow process gives freed memory back at once (cleanwire.memory says why); set before
-    # polars is imported, and taken away again before the parse workers start.
-    MALLOC_CONF_VAR: FLOW_MALLOC_CONF,
 }
 
 
 @app.callback()
 def _root() -> None:
     """cleanwire: raw news scrapes -> clean, validated Parquet."""
+    _env_defaults()  # before any command imports Prefect or polars
 
 
 def _env_defaults() -> None:
     for k, v in ENV_DEFAULTS.items():
         os.environ.setdefault(k, v)
+    # The flow process gives freed memory back at once (cleanwire.memory says why): set before
+    # polars is imported, and removed again before the parse workers start.
+    if "polars" not in sys.modules:
+        os.environ.update(flow_malloc_conf_defaults())
 
 
 def _fail(msg: str, code: int = 2) -> None:

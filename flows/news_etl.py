@@ -30,7 +30,7 @@ from cleanwire.batch import CHUNK_FILES, BatchResult, chunk_bounds, process_batc
 from cleanwire.config import RunConfig, check_paths
 from cleanwire.discover import Discovery, discover, file_refs
 from cleanwire.lock import OutputLocked, output_lock
-from cleanwire.memory import keep_flow_allocator_setting_from_workers, release_free_memory
+from cleanwire.memory import release_free_memory, withhold_flow_malloc_conf_from_workers
 from cleanwire.publish import published_index, publish_run, quarantined_files, seen_files
 from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
                               write_validations, reports_dir)
@@ -186,7 +186,7 @@ def task_runner_for(config: RunConfig, n_batches: int):
     processes, and N processes x N threads would only fight over the cores.
     """
     os.environ.setdefault("POLARS_MAX_THREADS", "1")  # read by the workers' polars at import
-    keep_flow_allocator_setting_from_workers()
+    withhold_flow_malloc_conf_from_workers()
     if config.dask_address or config.workers:
         from prefect_dask import DaskTaskRunner
 

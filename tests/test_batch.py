@@ -44,3 +44,36 @@ def test_a_batch_in_several_chunks_gives_the_same_records_as_one_chunk(tmp_path,
     assert a.sort("article_id").equals(b.sort("article_id"))
     assert pl.read_parquet(chunked.files_path)["source_file"].to_list() == [r.source_file for r in refs]
     assert not list((tmp_path / "three").glob("*.tmp"))
+
+
+def test_every_record_carries_the_hash_of_its_own_files_bytes(tmp_path):
+    """Readable, unreadable, problem and unchanged files side by side: each file's status row
+    and records carry the content hash of that file's bytes (a feed file: all its records)."""
+    from cleanwire.parse import content_hash
+
+    contents = {
+        "a.txt": b"Harbour reopens\n\nThe harbour reopened on Monday after the storm.\n",
+        "feed.jsonl": b'{"title": "One", "body": "First body."}\n{"title": "Two", "body": "Second body."}\n',
+        "empty.txt": b"",
+        "b.txt": b"Bridge closes\n\nThe council closed the old bridge for repairs.\n",
+        "same.txt": b"Unchanged since the last run.\n",
+    }
+    refs = []
+    for name, data in contents.items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        prev = content_hash(data) if name == "same.txt" else None
+        refs.append(FileRef(name, str(p), len(data), 0, prev_hash=prev))
+    refs.insert(2, FileRef("gone.txt", str(tmp_path / "gone.txt"), 0, 0, problem="vanished"))
+    records, status = batch.parse_files(refs, 10_000)
+    by_file = {}
+    for r in records:
+        by_file.setdefault(r["source_file"], []).append(r)
+    assert sorted(by_file) == ["a.txt", "b.txt", "empty.txt", "feed.jsonl", "gone.txt"]
+    assert len(by_file["feed.jsonl"]) == 2
+    for name, recs in by_file.items():
+        want = content_hash(contents[name]) if name in contents else None
+        assert {r["content_hash"] for r in recs} == {want}, name
+    assert {s["source_file"]: s["content_hash"] for s in status} == {
+        **{n: content_hash(d) for n, d in contents.items()}, "gone.txt": None}
+    assert {s["source_file"]: s["status"] for s in status}["same.txt"] == "unchanged"
