@@ -1,0 +1,32 @@
+"""Failing rows of the row suite -> each record's issue codes and the reasons (validate.issues_frame)."""
+from __future__ import annotations
+
+import polars as pl
+
+from cleanwire.validate import Failure, Validation, issues_frame
+
+
+def _failure(code: str, message: str, ids: list[str], severity: str = "critical") -> Failure:
+    return Failure(type="expect_column_values_to_be_in_set", column="x", issue_code=code, severity=severity,
+                   unexpected_count=len(ids), observed_value=None, article_ids=pl.Series(ids, dtype=pl.String),
+                   message=message)
+
+
+def test_each_record_gets_its_codes_sorted_and_the_reason_of_the_expectation_it_failed():
+    validation = Validation("articles", success=False, evaluated=3, failures=[
+        _failure("truncated_body", "ends mid-sentence", ["a", "b"]),
+        _failure("missing_date", "no publication date found", ["b", "c"]),
+        _failure("truncated_body", "ends in a cut-off stub", ["b", "c"]),   # the same code, another rule
+        _failure("title_mismatch", "a warning only", ["a"], severity="warning"),
+    ])
+    out = issues_frame(validation, pl.Series(["a", "b", "c", "d"], dtype=pl.String))
+    rows = {r["article_id"]: (r["issues"], r["detail"]) for r in out.iter_rows(named=True)}
+    assert out["article_id"].to_list() == ["a", "b", "c", "d"]  # the given order, one row each
+    assert rows["a"] == (["truncated_body"], "truncated_body: ends mid-sentence")
+    # both truncation rules failed b: the code once, with the first rule's reason
+    assert rows["b"] == (["missing_date", "truncated_body"],
+                         "missing_date: no publication date found; truncated_body: ends mid-sentence")
+    # c failed only the second truncation rule: its reason is that rule's
+    assert rows["c"] == (["missing_date", "truncated_body"],
+                         "missing_date: no publication date found; truncated_body: ends in a cut-off stub")
+    assert rows["d"] == ([], None)
