@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from cleanwire import dedup, metrics
-from cleanwire.html_report import quarantined_sample
 from cleanwire.features import RUN_COLUMNS
+from cleanwire.html_report import quarantined_sample
 from cleanwire.validate import SuiteFile, Validation, Validator, issues_frame
 
 NARROW = RUN_COLUMNS

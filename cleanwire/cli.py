@@ -39,7 +39,7 @@ ENV_DEFAULTS = {
 @app.callback()
 def _root() -> None:
     """cleanwire: raw news scrapes -> clean, validated Parquet."""
-    _env_defaults()  # before any command imports Prefect or polars
+    _env_defaults()  # for every command, before it imports Prefect or polars
 
 
 def _env_defaults() -> None:
@@ -101,7 +101,6 @@ def run(
     keep_versions: Optional[int] = typer.Option(None, help="Published versions kept for rollback (default 10)."),
 ) -> None:
     """Run the news-etl flow once on Prefect's local API (no server needed)."""
-    _env_defaults()
     cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
                   max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
                   batch_files=batch_files, max_file_mb=max_file_mb, dask_address=dask_address,
@@ -307,7 +306,6 @@ def serve(
     dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler."),
 ) -> None:
     """Serve the `news-etl/scheduled` deployment on the server at PREFECT_API_URL (runs until stopped)."""
-    _env_defaults()
     url = _server_url()
     from prefect.client.schemas.schedules import CronSchedule
 
@@ -342,7 +340,6 @@ def trigger(
     timeout: float = typer.Option(3600, help="Seconds to wait for the run to finish."),
 ) -> None:
     """Start a run of `news-etl/scheduled` on the server and wait for its result."""
-    _env_defaults()
     url = _server_url()
     import asyncio
 
@@ -422,7 +419,6 @@ def reprocess_quarantine(
 ) -> None:
     """Run the checks again on the quarantined records (after the rules or thresholds changed);
     those that now pass are published."""
-    _env_defaults()
     cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
                   max_quarantined_share=max_quarantined_share, reprocess_quarantine=True)
     summary = execute(cfg)
@@ -472,7 +468,6 @@ def eval_(
     out = output or Path(tempfile.mkdtemp(prefix="cleanwire-eval-"))
     if not skip_run:
         raw = input or labels.resolve().parent / "raw"
-        _env_defaults()
         # The gate is about publishing; an evaluation scores every record's decision.
         cfg = _config(input=str(raw), output=str(out), suites=str(suites) if suites else None,
                       max_quarantined_share=1.0)

@@ -75,11 +75,12 @@ def parse_files(items: list[tuple[str, bytes]], digests: list[str] | None = None
     out: list[list[dict]] = []
     dumps: list[tuple[dict, str]] = []   # (record, text) awaiting the page-dump pass
     bodies: list[tuple[dict, str]] = []  # (record, raw body) awaiting the body pass
-    if digests is not None and len(digests) != len(items):
+    if digests is None:
+        digests = [content_hash(data) for _, data in items]
+    elif len(digests) != len(items):
         raise ValueError(f"{len(digests)} digests for {len(items)} files")
-    for n, (source_file, data) in enumerate(items):
-        recs = _prepare(source_file, data, dumps, bodies, digests[n] if digests is not None else content_hash(data))
-        out.append(recs)
+    for (source_file, data), digest in zip(items, digests):
+        out.append(_prepare(source_file, data, dumps, bodies, digest))
     try:
         _finish(dumps, bodies, parse_page_dumps, clean_body_texts)
     except ImportError:
