@@ -2,7 +2,8 @@
 
     python bench/bench.py --n 100000 [--processes 2 | --workers 2] [--keep]
 
-1. makes (or reuses) a synthetic corpus of N records (bench/make_corpus.py);
+1. makes (or reuses) a corpus of N records with a news feed's structure (bench/make_corpus.py:
+   shared ledes and paragraphs, true copies, stories syndicated by the hundred, defects);
 2. (a) floor: reads every raw file's bytes and writes them as one Parquet column with polars;
 3. (b) `cleanwire run` on the same files into a fresh output, as a subprocess;
 4. (b') the same command again: a no-op rerun (nothing new to process).
@@ -126,6 +127,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the output folders")
     ap.add_argument("--trace", type=Path, default=None,
                     help="write the run's resident memory over time (CSV, MB by role) to this file")
+    ap.add_argument("--dupcheck", action="store_true",
+                    help="also check every duplicate against the record it names, and the clean stories published "
+                         "(bench/dupcheck.py; a few minutes at 1M)")
     a = ap.parse_args()
     raw = a.dir / f"raw-{a.n}"
     if not raw.is_dir():
@@ -180,6 +184,13 @@ def main() -> None:
     print(f"ratio (b)/(a), pipeline: {pipeline / fa:.2f}   (wall: {fb / fa:.2f})")
     print(f"no-op rerun / full run (wall): {fc / fb:.1%}; "
           + ("the rerun found nothing new and started no flow run" if noop else "the rerun ran the flow"))
+    if a.dupcheck:
+        from dupcheck import near_copy_report
+
+        d = near_copy_report(out, raw.parent / f"{raw.name}.labels.jsonl")
+        print(f"duplicates: {d['duplicates']} held, {d['near_copy_share']:.2%} of them copies of the record they "
+              f"name; clean stories published: {d['clean_published']}/{d['clean_stories']} "
+              f"({d['clean_published_share']:.2%}); duplicate groups: {summary.get('duplicate_groups')}")
     if not a.keep:
         shutil.rmtree(out, ignore_errors=True)
         (a.dir / f"floor-{a.n}.parquet").unlink(missing_ok=True)

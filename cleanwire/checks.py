@@ -54,36 +54,92 @@ class Sources:
     """
     run: pl.LazyFrame
     published: pl.LazyFrame | None = None   # published records' index rows (fields, signatures, bands)
+    published_bodies: pl.LazyFrame | None = None  # the published table: article_id, body, year, month
 
     @classmethod
-    def of(cls, records_paths: list[str], published: pl.LazyFrame | None = None) -> "Sources":
-        return cls(pl.scan_parquet(records_paths), published)
+    def of(cls, records_paths: list[str], published: pl.LazyFrame | None = None,
+           published_bodies: pl.LazyFrame | None = None) -> "Sources":
+        return cls(pl.scan_parquet(records_paths), published, published_bodies)
 
 
 def narrow_frame(src: Sources) -> pl.DataFrame:
     return src.run.select(NARROW).collect()
 
 
-def find_duplicates(src: Sources, th: dedup.DedupThresholds) -> pl.DataFrame:
-    """article_id -> group_id over this run's records and the published ones (a group needs a new record).
+def find_duplicates(src: Sources, th: dedup.DedupThresholds, rows_suite: SuiteFile,
+                    validator: Validator) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Stars of copies over this run's records and the published ones (a star needs a new record).
 
-    The band columns are read once (banding 32 times over the scanned files cost
-    2.5x the time); only the candidates' signatures are read to verify them.
+    Returns (article_id -> group_id, the candidates' fields and own issues). The
+    band columns are read once; signatures and fields only for the candidates.
+    The preference order needs each candidate's own issues: the row suite runs
+    on them first (a published record has none).
     """
     with_body = pl.col("n_shingles").is_not_null()
     cols = ["article_id", *dedup.BAND_COLUMNS]
     parts = [src.run.filter(with_body).select(cols).with_columns(pl.lit(True).alias("new"))]
     if src.published is not None:
         parts.append(src.published.filter(with_body).select(cols).with_columns(pl.lit(False).alias("new")))
-    pairs = dedup.candidate_pairs(pl.concat(parts).collect())
-    if pairs.height == 0:
-        return pl.DataFrame(schema={"article_id": pl.String, "group_id": pl.String})
-    candidates = pl.concat([pairs["a"], pairs["b"]]).unique().implode()
-    cols = ["article_id", "n_shingles", "sig", "sig_head"]
-    sigs = [src.run.filter(pl.col("article_id").is_in(candidates)).select(cols)]
+    bands = pl.concat(parts).collect()
+    seen: dict[str, pl.DataFrame] = {}
+
+    def signatures(ids: pl.Series) -> pl.DataFrame:
+        return _read_aligned(src, ids, ["article_id", "n_shingles", "sig", "sig_head"])
+
+    def rank(ids: pl.Series) -> pl.Series:
+        seen["members"] = members = _members(src, ids, rows_suite, validator)
+        return dedup.preference_order(members)["article_id"]
+
+    groups = dedup.near_duplicates(bands, signatures, lambda ids: _bodies(src, ids), rank, th)
+    return groups, seen.get("members")
+
+
+def _bodies(src: Sources, ids: pl.Series) -> pl.Series:
+    """The bodies of `ids`, in their order: this run's from the batch files, published ones from the table.
+
+    A published record is looked for only in the partition of its date (the
+    index has it), so a run reads the bodies of its candidates, not the dataset.
+    """
+    wanted = ids.implode()
+    parts = [src.run.filter(pl.col("article_id").is_in(wanted)).select("article_id", "body").collect()]
+    if src.published is not None and src.published_bodies is not None:
+        months = (src.published.filter(pl.col("article_id").is_in(wanted))
+                  .select(pl.col("published_date").dt.year().cast(pl.Int64).alias("year"),
+                          pl.col("published_date").dt.month().cast(pl.Int64).alias("month")).unique().collect())
+        if months.height:
+            parts.append(src.published_bodies
+                         .with_columns(pl.col("year").cast(pl.Int64), pl.col("month").cast(pl.Int64))
+                         .join(months.lazy(), on=["year", "month"], how="semi")
+                         .filter(pl.col("article_id").is_in(wanted)).select("article_id", "body").collect())
+    found = pl.concat(parts).unique("article_id", keep="first")
+    return pl.DataFrame({"article_id": ids}).join(found, on="article_id", how="left", maintain_order="left")["body"]
+
+
+def _read_aligned(src: Sources, ids: pl.Series, cols: list[str]) -> pl.DataFrame:
+    """`cols` of the records `ids` (this run's or published), row for row with `ids`."""
+    wanted = ids.implode()
+    parts = [src.run.filter(pl.col("article_id").is_in(wanted)).select(cols)]
     if src.published is not None:
-        sigs.append(src.published.filter(pl.col("article_id").is_in(candidates)).select(cols))
-    return dedup.connected_groups(dedup.verify_pairs(pairs, pl.concat(sigs).collect(), th))
+        parts.append(src.published.filter(pl.col("article_id").is_in(wanted)).select(cols))
+    found = pl.concat(parts).collect().unique("article_id", keep="first")
+    return pl.DataFrame({"article_id": ids}).join(found, on="article_id", how="left", maintain_order="left")
+
+
+def _members(src: Sources, ids: pl.Series, rows_suite: SuiteFile, validator: Validator) -> pl.DataFrame:
+    """The candidates' fields, whether published, and their own issues (a first pass of the row suite)."""
+    wanted = ids.implode()
+    new = (src.run.filter(pl.col("article_id").is_in(wanted)).select(list(dict.fromkeys([*NARROW, *_FIELDS])))
+           .collect().with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of")))
+    own = (_own_issues(new, validator.run(new, rows_suite)) if new.height
+           else pl.DataFrame(schema={"article_id": pl.String, "own_issues": pl.List(pl.String)}))
+    members = (new.select(_FIELDS).join(own, on="article_id", how="left")
+               .with_columns(pl.lit(False).alias("is_published")))
+    if src.published is not None:
+        old = (src.published.filter(pl.col("article_id").is_in(wanted)).select(_FIELDS).collect()
+               .with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("own_issues"),
+                             pl.lit(True).alias("is_published")))
+        members = pl.concat([members, old.select(members.columns)], how="vertical_relaxed")
+    return members.with_columns(pl.col("own_issues").fill_null(pl.lit([], dtype=pl.List(pl.String))))
 
 
 def _own_issues(frame: pl.DataFrame, validation: Validation) -> pl.DataFrame:
@@ -91,26 +147,14 @@ def _own_issues(frame: pl.DataFrame, validation: Validation) -> pl.DataFrame:
             .select("article_id", pl.col("issues").alias("own_issues")))
 
 
-def resolve_groups(frame: pl.DataFrame, own: pl.DataFrame, groups: pl.DataFrame, src: Sources) -> pl.DataFrame:
+def resolve_groups(groups: pl.DataFrame, members: pl.DataFrame | None) -> pl.DataFrame:
     """article_id -> duplicate_of and fill_* values for the copy to publish (this run's records)."""
     empty = pl.DataFrame(schema={"article_id": pl.String, "duplicate_of": pl.String,
                                  **{f"fill_{f}": t for f, t in _MERGED_TYPES.items()},
                                  "fill_title_body_score": pl.Float64})
-    if groups.height == 0:
+    if groups.height == 0 or members is None:
         return empty
-    ids = groups["article_id"].implode()
-    members = (groups.join(src.run.filter(pl.col("article_id").is_in(ids)).select(_FIELDS).collect(),
-                           on="article_id", how="inner")
-               .join(own, on="article_id", how="left")
-               .with_columns(pl.lit(False).alias("is_published")))
-    published = pl.DataFrame(schema={"article_id": pl.String})
-    if src.published is not None:
-        published = src.published.filter(pl.col("article_id").is_in(ids)).select(_FIELDS).collect()
-        pub = (groups.join(published, on="article_id", how="inner")
-               .with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("own_issues"),
-                             pl.lit(True).alias("is_published")))
-        members = pl.concat([members, pub.select(members.columns)], how="vertical_relaxed")
-    members = members.with_columns(pl.col("own_issues").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    members = groups.join(members, on="article_id", how="inner")
     chosen = dedup.choose_canonical(members)
     donor_score = (members.join(chosen.select("article_id", "fill_title"), on="article_id")
                    .filter(pl.col("title") == pl.col("fill_title"))
@@ -118,7 +162,7 @@ def resolve_groups(frame: pl.DataFrame, own: pl.DataFrame, groups: pl.DataFrame,
     out = (chosen.join(donor_score, on="group_id", how="left")
            .with_columns(pl.when(pl.col("canonical_id").is_not_null() & (pl.col("article_id") != pl.col("canonical_id")))
                          .then(pl.col("canonical_id")).alias("duplicate_of"))
-           .filter(~pl.col("article_id").is_in(published["article_id"].implode())))
+           .filter(~pl.col("article_id").is_in(members.filter("is_published")["article_id"].implode())))
     # Only the canonical copy takes fields; the others keep theirs.
     fills = [pl.when(pl.col("article_id") == pl.col("canonical_id")).then(pl.col(c)).alias(c)
              for c in [f"fill_{f}" for f in MERGED] + ["fill_title_body_score"]]
@@ -169,16 +213,11 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
                th: dedup.DedupThresholds, history: pl.DataFrame | None = None) -> RunChecks:
     """Every record's decision for this run (see the module doc for the order)."""
     # The groups first: banding's transient memory is then freed before the run's frame is read.
-    groups = find_duplicates(src, th)
-    frame = narrow_frame(src)
-    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of"))
-    # Own issues matter only to choose a group's copy: the first pass runs on the members alone.
-    members = frame.filter(pl.col("article_id").is_in(groups["article_id"].implode()))
-    own = (_own_issues(members, validator.run(members, rows_suite)) if members.height
-           else pl.DataFrame(schema={"article_id": pl.String, "own_issues": pl.List(pl.String)}))
-    resolved = resolve_groups(frame, own, groups, src)
-    final_frame = apply_fills(frame.drop("duplicate_of"), resolved)
-    del frame, members  # a whole-run frame: keep one, not two
+    # Own issues matter only to choose a star's center: that first pass runs on the candidates alone.
+    groups, members = find_duplicates(src, th, rows_suite, validator)
+    resolved = resolve_groups(groups, members)
+    del members
+    final_frame = apply_fills(narrow_frame(src), resolved)
     rows = validator.run(final_frame, rows_suite, docs=True)
     # Columns side by side (no copies): issues_frame keeps the rows' order.
     issues = issues_frame(rows, final_frame["article_id"]).select("issues", "detail")

@@ -99,12 +99,14 @@ def run(
     dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler (tcp://host:8786)."),
     workers: Optional[int] = typer.Option(None, help="Start a local Dask cluster with N workers for the batch tasks."),
     keep_versions: Optional[int] = typer.Option(None, help="Published versions kept for rollback (default 10)."),
+    min_containment: Optional[float] = typer.Option(
+        None, help="A duplicate has at least this share of its word 3-grams in the record it names (default 0.6)."),
 ) -> None:
     """Run the news-etl flow once on Prefect's local API (no server needed)."""
     cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
                   max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
                   batch_files=batch_files, max_file_mb=max_file_mb, dask_address=dask_address,
-                  keep_versions=keep_versions)
+                  keep_versions=keep_versions, min_containment=min_containment)
     summary = execute(cfg)
     print_summary(summary)
     if not summary.get("_ok", True):

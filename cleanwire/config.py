@@ -26,8 +26,8 @@ class RunConfig(BaseModel):
     workers: int | None = Field(None, ge=1, description="Start a local Dask cluster with this many workers")
     dask_address: str | None = Field(None, description="Run batch tasks on this Dask scheduler (tcp://host:8786)")
     keep_versions: int = Field(10, ge=1, description="Published versions to keep for rollback")
-    min_containment: float = Field(0.6, ge=0, le=1, description="Near-duplicate: shared shingles / smaller copy")
-    min_head_jaccard: float = Field(0.6, ge=0, le=1, description="Near-duplicate: Jaccard of the ledes")
+    min_containment: float = Field(0.6, ge=0, le=1, description="Near-duplicate: share of the smaller copy's "
+                                                                 "word 3-grams found in the other one")
     reprocess_quarantine: bool = Field(False, description="Re-run the checks on the quarantined records' raw files "
                                                           "(after rules or thresholds changed)")
 

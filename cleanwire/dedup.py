@@ -45,9 +45,7 @@ _CHUNK = 1 << 14                     # shingles per numpy block (memory: chunk x
 @dataclass(frozen=True)
 class DedupThresholds:
     """When two candidates are the same article (tunable in the run config)."""
-    min_containment: float = 0.6   # estimated |A∩B| / min(|A|,|B|) over the whole body
-    min_head_jaccard: float = 0.6  # Jaccard of the ledes' shingles
-    min_words: int = 8             # bodies shorter than this are never matched
+    min_containment: float = 0.6   # estimated |A∩B| / min(|A|,|B|): the smaller copy is mostly in the other
 
 
 @lru_cache(maxsize=4)
@@ -114,37 +112,89 @@ def _bands(sig: np.ndarray, n_bands: int) -> np.ndarray:
         return ((rows * weights).sum(axis=2) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
+@dataclass
+class Shingles:
+    """The word 3-gram sets of some texts: their 32-bit hashes, as sorted (doc << 32 | hash) keys.
+
+    One home for what a shingle is: lowercased word runs, the first MAX_WORDS
+    words, 3 in a row. The signatures are computed from these sets, and the exact
+    containment check counts them, so estimate and verdict measure the same thing.
+    """
+    keys: np.ndarray       # sorted unique uint64 keys
+    starts: np.ndarray     # per doc: where its keys begin
+    counts: np.ndarray     # per doc: how many shingles it has
+    head: np.ndarray       # sorted unique keys of the shingles within the first HEAD_WORDS words
+
+    @classmethod
+    def of(cls, tokens: pl.Series) -> "Shingles":
+        """`tokens`: a list of words per doc (already cut to MAX_WORDS)."""
+        lengths = tokens.list.len().to_numpy()
+        n_docs = len(lengths)
+        h = word_hashes(tokens.explode().drop_nulls())
+        doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        pos = np.arange(len(h)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        same_doc = doc[:-2] == doc[2:]
+        sh = shingle_hash(h[:-2], h[1:-1], h[2:])[same_doc].astype(np.uint64)
+        sh_doc = doc[:-2][same_doc].astype(np.uint64) << np.uint64(32)
+        keys = _sorted_unique(sh_doc | sh)
+        counts = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=n_docs)
+        head = pos[:-2][same_doc] <= HEAD_WORDS - SHINGLE
+        return cls(keys, np.cumsum(counts) - counts, counts, _sorted_unique(sh_doc[head] | sh[head]))
+
+    @classmethod
+    def of_bodies(cls, bodies: pl.Series, slice_docs: int = 2000) -> "Shingles":
+        """The sets of many bodies, tokenised a slice at a time (a list of words per doc costs ~30x the text)."""
+        keys, counts = [], []
+        for first in range(0, len(bodies), slice_docs):
+            s = cls.of(cls.tokens(bodies.slice(first, slice_docs)))
+            keys.append(s.keys + (np.uint64(first) << np.uint64(32)))  # doc numbers go on across slices
+            counts.append(s.counts)
+        all_counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+        return cls(np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64),
+                   np.cumsum(all_counts) - all_counts, all_counts, np.zeros(0, dtype=np.uint64))
+
+    @staticmethod
+    def tokens(bodies: list[str | None] | pl.Series) -> pl.Series:
+        return (pl.Series("body", bodies, dtype=pl.String).str.to_lowercase()
+                .str.extract_all(WORD_PATTERN).fill_null([]).list.head(MAX_WORDS))
+
+    def share_in(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Exact |A∩B| / |A| for doc pairs (a, b): A's keys looked up among B's."""
+        out = np.zeros(len(a))
+        lens = self.counts[a]
+        bounds = np.searchsorted(np.cumsum(lens), np.arange(0, lens.sum(), _LOOKUPS), side="right")
+        for lo, hi in zip(bounds, [*bounds[1:], len(a)]):  # about _LOOKUPS shingles at a time
+            n = lens[lo:hi]
+            pair = np.repeat(np.arange(lo, hi), n)
+            at = np.repeat(self.starts[a[lo:hi]] - (np.cumsum(n) - n), n) + np.arange(n.sum())
+            query = (b[pair].astype(np.uint64) << np.uint64(32)) | (self.keys[at] & np.uint64(0xFFFFFFFF))
+            order = np.argsort(query)  # sorted queries walk the keys in order: 7x faster than in pair order
+            hit = self.keys[np.minimum(np.searchsorted(self.keys, query[order]), len(self.keys) - 1)] == query[order]
+            found = np.empty(len(query), dtype=bool)
+            found[order] = hit
+            out[lo:hi] = np.bincount(pair - lo, weights=found, minlength=hi - lo) / np.maximum(n, 1)
+        return out
+
+
+_LOOKUPS = 1 << 22   # shingles looked up at a time by the exact check (~100 MB of temporaries)
+
+
 def signature_frame(article_ids: list[str], bodies: list[str | None], min_words: int = 8) -> pl.DataFrame:
     """Per record with at least `min_words` words: `n_shingles`, `sig`, `sig_head`, one UInt32 column per band."""
-    tokens = (pl.Series("body", bodies, dtype=pl.String).str.to_lowercase()
-              .str.extract_all(WORD_PATTERN).fill_null([]).list.head(MAX_WORDS))
+    tokens = Shingles.tokens(bodies)
     keep = np.flatnonzero((tokens.list.len() >= min_words).to_numpy())
     ids = [article_ids[i] for i in keep]
     if not ids:
         return _empty_signatures()
-    kept = tokens.gather(keep)
-    lengths = kept.list.len().to_numpy()
-    words = kept.explode()
-    h = word_hashes(words)
-    doc = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
-    pos = np.arange(len(h)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    same_doc = doc[:-2] == doc[2:]
-    sh = shingle_hash(h[:-2], h[1:-1], h[2:])[same_doc]
-    sh_doc = doc[:-2][same_doc]
-    sh_pos = pos[:-2][same_doc]
-    # Sets of shingles: one (doc, hash) pair once.
-    full_keys = _sorted_unique((sh_doc.astype(np.uint64) << np.uint64(32)) | sh.astype(np.uint64))
-    f_doc = (full_keys >> np.uint64(32)).astype(np.int64)
-    f_val = (full_keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    head = sh_pos <= HEAD_WORDS - SHINGLE
-    head_keys = _sorted_unique((sh_doc[head].astype(np.uint64) << np.uint64(32)) | sh[head].astype(np.uint64))
-    sig = _minhash_segments(f_doc, f_val, len(ids), NUM_PERM)
-    sig_head = _minhash_segments((head_keys >> np.uint64(32)).astype(np.int64),
-                                 (head_keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), len(ids), NUM_PERM_HEAD)
+    sets = Shingles.of(tokens.gather(keep))
+    sig = _minhash_segments((sets.keys >> np.uint64(32)).astype(np.int64),
+                            (sets.keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), len(ids), NUM_PERM)
+    sig_head = _minhash_segments((sets.head >> np.uint64(32)).astype(np.int64),
+                                 (sets.head & np.uint64(0xFFFFFFFF)).astype(np.uint32), len(ids), NUM_PERM_HEAD)
     band_matrix = np.hstack([_bands(sig, BANDS), _bands(sig_head, BANDS_HEAD)])
     return pl.DataFrame({
         "article_id": pl.Series(ids, dtype=pl.String),
-        "n_shingles": pl.Series(np.bincount(f_doc, minlength=len(ids)).astype(np.int32)),
+        "n_shingles": pl.Series(sets.counts.astype(np.int32)),
         # Lists, not fixed-size arrays: the state index stores List(UInt32) and both must concat.
         "sig": pl.Series(sig).cast(pl.List(pl.UInt32)),
         "sig_head": pl.Series(sig_head).cast(pl.List(pl.UInt32)),
@@ -162,99 +212,263 @@ def _empty_signatures() -> pl.DataFrame:
                                 "sig_head": pl.List(pl.UInt32), **{c: pl.UInt32 for c in BAND_COLUMNS}})
 
 
-def band_pairs(keyed: pl.DataFrame) -> pl.DataFrame:
-    """(a, b) pairs (a < b) sharing one band key; `keyed`: article_id (any comparable id), key, new (bool).
+# ------------------------------------------------------------------ candidates
 
-    Pairs of two old records (both already published) are not wanted: they were
-    resolved by an earlier run.
+MAX_PAIRWISE = 64      # a band bucket of up to this many records is compared pair by pair (2,016 pairs)
+BUCKET_LEADERS = 4     # a larger bucket is compared with its best-ranked records only (see `candidates`)
+
+
+@dataclass
+class Candidates:
+    """Who may be a copy of whom, from the LSH bands (row numbers of the bands frame).
+
+    `pairs`: (a, b), a < b, of records sharing a bucket of at most MAX_PAIRWISE
+    records. `crowds`: (crowd, row) members of the larger buckets. A bucket of
+    thousands is one story syndicated by the hundred, or a lede shared by a live
+    blog's updates: all its pairs would be millions, so its members are compared
+    only with its best-ranked records once the ranking is known (`crowd_pairs`).
     """
-    buckets = (keyed.group_by("key").agg(pl.col("article_id"), pl.col("new").any())
-               .filter((pl.col("article_id").list.len() > 1) & pl.col("new")))
-    if buckets.height == 0:
-        return pl.DataFrame(schema={"a": keyed.schema["article_id"], "b": keyed.schema["article_id"]})
-    pairs = (buckets.select(pl.col("article_id").alias("a"), pl.col("article_id").alias("b"))
-             .explode("a").explode("b").filter(pl.col("a") < pl.col("b")))
-    new_ids = keyed.filter(pl.col("new"))["article_id"].implode()
-    return pairs.filter(pl.col("a").is_in(new_ids) | pl.col("b").is_in(new_ids))
+    pairs: pl.DataFrame
+    crowds: pl.DataFrame
+    is_new: np.ndarray     # per row: this run's record (pairs of two published records are never made)
 
 
-def candidate_pairs(bands: pl.DataFrame) -> pl.DataFrame:
-    """(a, b) article_id pairs that share at least one LSH band, at least one of them new.
-
-    `bands`: article_id, the band columns and `new` (this run's records; all are
-    new when the column is absent). A row number stands for each article_id while
-    banding, and the pairs are made unique band by band (a true pair shares most
-    of the 32 bands): string ids kept for every band grew the flow by ~0.8 KB per record.
-    """
-    rows = bands.with_row_index("row")
-    new = pl.col("new") if "new" in bands.columns else pl.lit(True).alias("new")
-    pairs = pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
+def candidates(bands: pl.DataFrame) -> Candidates:
+    """Candidates from `bands`: article_id, the band columns and `new` (all new when absent)."""
+    is_new = (bands["new"].to_numpy() if "new" in bands.columns else np.ones(bands.height, dtype=bool))
+    rows = pl.Series("row", np.arange(bands.height, dtype=np.uint32))
+    new = pl.Series("new", is_new)
+    pair_parts, crowd_parts, n_crowds = [], [], 0
     for band in BAND_COLUMNS:
-        keyed = rows.select(pl.col("row").alias("article_id"), pl.col(band).alias("key"), new)
-        pairs = pl.concat([pairs, band_pairs(keyed)]).unique()
-    ids = bands["article_id"]
-    return pairs.select(ids.gather(pairs["a"]).alias("a"), ids.gather(pairs["b"]).alias("b"))
+        buckets = (pl.DataFrame([rows, bands[band].alias("key"), new]).group_by("key")
+                   .agg(pl.col("row"), pl.col("new").any())
+                   .filter((pl.col("row").list.len() > 1) & pl.col("new")).select("row"))
+        small = buckets.filter(pl.col("row").list.len() <= MAX_PAIRWISE)
+        pair_parts.append(small.select(pl.col("row").alias("a"), pl.col("row").alias("b"))
+                          .explode("a").explode("b").filter(pl.col("a") < pl.col("b")))
+        large = buckets.filter(pl.col("row").list.len() > MAX_PAIRWISE)
+        crowd_parts.append(large.with_row_index("crowd", offset=n_crowds).explode("row"))
+        n_crowds += large.height
+        pair_parts = [pl.concat(pair_parts).unique()]  # a true pair shares most of the bands: keep one
+    pairs = pair_parts[0]
+    pairs = pairs.filter(pl.Series(is_new[pairs["a"].to_numpy()] | is_new[pairs["b"].to_numpy()]))
+    return Candidates(pairs, pl.concat(crowd_parts), is_new)
 
 
-def _matrix(lists: pl.Series) -> np.ndarray:
-    """A column of equal-length signature lists as one (rows, num_perm) array, without Python ints."""
-    return lists.explode().to_numpy().astype(np.uint32, copy=False).reshape(len(lists), -1)
+def crowd_pairs(c: Candidates, position: np.ndarray) -> pl.DataFrame:
+    """(a, b) pairs of each large bucket's BUCKET_LEADERS best-ranked members with every other member.
+
+    `position`: per row, its place in the order of preference (smaller is better).
+    A copy of a syndicated story meets its best copies; a record that resembles
+    none of its bucket's leaders (another story that shares the lede) is not
+    held for it, which is what star clustering wants anyway.
+    """
+    if c.crowds.height == 0:
+        return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
+    ranked = (c.crowds.with_columns(pl.Series("pos", position[c.crowds["row"].to_numpy()]))
+              .sort("crowd", "pos").with_columns(pl.int_range(pl.len()).over("crowd").alias("place")))
+    leaders = ranked.filter(pl.col("place") < BUCKET_LEADERS).select("crowd", pl.col("row").alias("leader"))
+    pairs = (ranked.select("crowd", "row").join(leaders, on="crowd").filter(pl.col("row") != pl.col("leader"))
+             .select(pl.min_horizontal("row", "leader").alias("a"), pl.max_horizontal("row", "leader").alias("b"))
+             .unique())
+    return pairs.filter(pl.Series(c.is_new[pairs["a"].to_numpy()] | c.is_new[pairs["b"].to_numpy()]))
 
 
-VERIFY_SLICE = 50_000  # candidate pairs joined with their two signatures at a time (~90 MB)
+# ------------------------------------------------------------------ verification
+
+HEAD_SHINGLES = HEAD_WORDS - SHINGLE + 1   # shingles a head signature covers
+VERIFY_SLICE = 50_000  # candidate pairs compared at a time (their signatures: ~45 MB)
 
 
-def verify_pairs(pairs: pl.DataFrame, sigs: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:
-    """Keep the candidate pairs that are the same article, with their similarity.
+@dataclass
+class SignatureTable:
+    """Signatures of some rows of the bands frame, as matrices, found by row number."""
+    index: np.ndarray      # per row of the bands frame: its line here, or -1
+    n_shingles: np.ndarray
+    sig: np.ndarray        # (lines, NUM_PERM)
+    head: np.ndarray       # (lines, NUM_PERM_HEAD)
 
-    In slices of pairs: each pair carries both records' signatures (~900 B), and a
-    million-record run has hundreds of thousands of candidate pairs.
+    @classmethod
+    def of(cls, rows: np.ndarray, sigs: pl.DataFrame, n_rows: int) -> "SignatureTable":
+        """`sigs`: n_shingles, sig, sig_head of `rows`, line for line."""
+        index = np.full(n_rows, -1, dtype=np.int64)
+        index[rows] = np.arange(len(rows))
+        return cls(index, sigs["n_shingles"].to_numpy().astype(np.float64),
+                   _matrix(sigs["sig"], NUM_PERM), _matrix(sigs["sig_head"], NUM_PERM_HEAD))
+
+
+def _matrix(lists: pl.Series, width: int) -> np.ndarray:
+    """A column of equal-length signature lists as one (rows, width) array, without Python ints."""
+    return lists.explode().to_numpy().astype(np.uint32, copy=False).reshape(len(lists), width)
+
+
+def share_estimate(pairs: pl.DataFrame, table: SignatureTable, within: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated share of a's shingles that b has, per pair (a, b), and its standard error.
+
+    |A∩B| = J(|A|+|B|)/(1+J) from the MinHash Jaccard J of the whole bodies. When
+    A fits in its head signature (a feed snippet, a lede-only copy), the estimate
+    comes from the head signatures instead: it measures the snippet against B's
+    opening, where a snippet's text stands. The error grows with |B|/|A|: a
+    30-word text in a 400-word one is mostly noise, two copies of one length are
+    measured closely. `within`: of the smaller record instead of a's (an upper
+    bound of both directions, for pairs whose direction is not known yet).
+    """
+    est, err = [], []
+    for part in pairs.iter_slices(VERIFY_SLICE):
+        ia, ib = table.index[part["a"].to_numpy()], table.index[part["b"].to_numpy()]
+        na, nb = table.n_shingles[ia], table.n_shingles[ib]
+        of = np.minimum(na, nb) if within else na
+        whole = _share(table.sig[ia], table.sig[ib], na, nb, of)
+        ha, hb = np.minimum(na, HEAD_SHINGLES), np.minimum(nb, HEAD_SHINGLES)
+        head = _share(table.head[ia], table.head[ib], ha, hb, np.minimum(of, HEAD_SHINGLES))
+        short = of <= HEAD_SHINGLES
+        est.append(np.where(short, head[0], whole[0]))
+        err.append(np.where(short, head[1], whole[1]))
+    return (np.concatenate(est), np.concatenate(err)) if est else (np.zeros(0), np.zeros(0))
+
+
+def _share(sig_a: np.ndarray, sig_b: np.ndarray, na: np.ndarray, nb: np.ndarray, of: np.ndarray):
+    k = sig_a.shape[1]
+    jac = (sig_a == sig_b).mean(axis=1)
+    ratio = (na + nb) / of
+    # Binomial error of J over k permutations (J kept off 0 and 1, where k draws cannot tell it
+    # from 1/k), carried through share = J * ratio / (1 + J).
+    j = np.clip(jac, 1 / k, 1 - 1 / k)
+    return np.minimum(1.0, jac * ratio / (1 + jac)), ratio / (1 + j) ** 2 * np.sqrt(j * (1 - j) / k)
+
+
+SURE = 3.0   # standard errors between the estimate and the threshold for the estimate to decide alone
+
+
+def possible(pairs: pl.DataFrame, table: SignatureTable, th: DedupThresholds) -> pl.DataFrame:
+    """The pairs whose smaller record may be a copy of the other (direction not known yet)."""
+    est, err = share_estimate(pairs, table, within=True)
+    return pairs.filter(pl.Series(est + SURE * err >= th.min_containment))
+
+
+def copies(pairs: pl.DataFrame, table: SignatureTable, shingles, th: DedupThresholds) -> pl.DataFrame:
+    """The (center-to-be a, member-to-be b) pairs where b's text is mostly in a's: b may be held as a's copy.
+
+    The estimate decides when it stands SURE standard errors from the threshold
+    (two copies of one text; two unrelated stories). In between, typically a cut
+    lede against another story with that lede (exactly 0.45, estimated 0.6-0.7),
+    the exact count decides: `shingles(rows)` gives the Shingles of those rows.
+    """
+    member_first = pairs.select(pl.col("b").alias("a"), pl.col("a").alias("b"))
+    est, err = share_estimate(member_first, table)
+    sure = pairs.filter(pl.Series(est - SURE * err >= th.min_containment))
+    unsure = pairs.filter(pl.Series((est - SURE * err < th.min_containment) & (est + SURE * err >= th.min_containment)))
+    if unsure.height == 0:
+        return sure
+    rows = np.unique(np.concatenate([unsure["a"].to_numpy(), unsure["b"].to_numpy()])).astype(np.int64)
+    share = shingles(rows).share_in(np.searchsorted(rows, unsure["b"].to_numpy()),
+                                    np.searchsorted(rows, unsure["a"].to_numpy()))
+    return pl.concat([sure, unsure.filter(pl.Series(share >= th.min_containment))])
+
+
+# ------------------------------------------------------------------ stars
+
+def star_centers(better: np.ndarray, worse: np.ndarray, n: int) -> np.ndarray:
+    """For nodes 0..n-1 ranked by preference (0 best) and verified pairs (better, worse): each node's center.
+
+    A node is a center when no better-ranked neighbour is a center; any other node
+    belongs to its best-ranked neighbouring center. Every member is thus itself
+    verified similar to its center: groups cannot chain (A~B~C never puts C with A).
+    This is the greedy star clustering taken in order of preference, computed in
+    rounds over all pairs at once (a node is decided as soon as a better neighbour
+    is a center, or all of them are decided and none is): a handful of rounds,
+    each one vectorised, instead of a walk over the pairs in Python.
+    """
+    UNDECIDED, CENTER, MEMBER = 0, 1, 2
+    status = np.full(n, UNDECIDED, dtype=np.int8)
+    while True:
+        open_ = status == UNDECIDED
+        if not open_.any():
+            break
+        of_better = status[better]
+        has_center = np.zeros(n, dtype=bool)
+        has_center[worse[of_better == CENTER]] = True
+        waits = np.zeros(n, dtype=bool)
+        waits[worse[of_better == UNDECIDED]] = True
+        status[open_ & has_center] = MEMBER
+        status[open_ & ~has_center & ~waits] = CENTER
+    center = np.arange(n)
+    to_center = (status[better] == CENTER) & (status[worse] == MEMBER)
+    b, w = better[to_center], worse[to_center]
+    order = np.lexsort((b, w))              # by member, best center first
+    first = np.r_[True, w[order][1:] != w[order][:-1]]
+    center[w[order][first]] = b[order][first]
+    return center
+
+
+def star_groups(pairs: pl.DataFrame, position: np.ndarray, ids: pl.Series) -> pl.DataFrame:
+    """article_id -> group_id (its center's article_id) for every record of a star with two or more members.
+
+    `pairs`: (a, b) rows, a better-ranked than b and b a copy of a.
     """
     if pairs.height == 0:
-        return pairs.with_columns(pl.lit(0.0).alias("containment"), pl.lit(0.0).alias("head_jaccard"))
-    s = sigs.select("article_id", "n_shingles", "sig", "sig_head")
-    return pl.concat([_verify_slice(part, s, th) for part in pairs.iter_slices(VERIFY_SLICE)])
+        return pl.DataFrame(schema={"article_id": pl.String, "group_id": pl.String})
+    better, worse = position[pairs["a"].to_numpy()], position[pairs["b"].to_numpy()]
+    nodes = np.unique(np.concatenate([better, worse]))          # positions that take part
+    local_b, local_w = np.searchsorted(nodes, better), np.searchsorted(nodes, worse)
+    center = nodes[star_centers(local_b, local_w, len(nodes))]
+    row_at = np.empty(position.max() + 1, dtype=np.int64)
+    row_at[position[position >= 0]] = np.flatnonzero(position >= 0)
+    in_star = np.isin(nodes, center[center != nodes]) | (center != nodes)
+    return pl.DataFrame({"article_id": ids.gather(row_at[nodes[in_star]]),
+                         "group_id": ids.gather(row_at[center[in_star]])})
 
 
-def _verify_slice(pairs: pl.DataFrame, s: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:
-    j = (pairs.join(s.rename(lambda c: c if c == "article_id" else f"{c}_a"), left_on="a", right_on="article_id")
-         .join(s.rename(lambda c: c if c == "article_id" else f"{c}_b"), left_on="b", right_on="article_id"))
-    sig_a, sig_b, head_a, head_b = (_matrix(j[c]) for c in ("sig_a", "sig_b", "sig_head_a", "sig_head_b"))
-    jac = (sig_a == sig_b).mean(axis=1)
-    na = j["n_shingles_a"].to_numpy().astype(float)
-    nb = j["n_shingles_b"].to_numpy().astype(float)
-    # |A∩B| = J(|A|+|B|)/(1+J); containment of the smaller set in the larger one.
-    containment = np.minimum(1.0, jac * (na + nb) / ((1 + jac) * np.minimum(na, nb)))
-    head_j = (head_a == head_b).mean(axis=1)
-    out = j.select("a", "b").with_columns(pl.Series("containment", containment), pl.Series("head_jaccard", head_j))
-    return out.filter((pl.col("containment") >= th.min_containment) | (pl.col("head_jaccard") >= th.min_head_jaccard))
+# ------------------------------------------------------------------ the whole step
+
+def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThresholds) -> pl.DataFrame:
+    """article_id -> group_id (the star's center) of every record in a star of copies.
+
+    `bands`: article_id, the band columns, `new` (optional). Callbacks, each given
+    article_ids and answering for them in their order: `signatures(ids)` ->
+    n_shingles, sig, sig_head; `bodies(ids)` -> the body texts; `rank(ids)` ->
+    the same ids in order of preference (the copy to publish first; see
+    `preference_order`): the caller may need the records' own issues for it, so
+    it is asked only for the records of possible pairs and large buckets.
+    """
+    ids = bands["article_id"]
+    c = candidates(bands)
+    rows = np.unique(np.concatenate([c.pairs["a"].to_numpy(), c.pairs["b"].to_numpy(),
+                                     c.crowds["row"].to_numpy()])).astype(np.int64)
+    if len(rows) == 0:
+        return pl.DataFrame(schema={"article_id": pl.String, "group_id": pl.String})
+    table = SignatureTable.of(rows, signatures(ids.gather(rows)), bands.height)
+    maybe = possible(c.pairs, table, th)
+    members = np.unique(np.concatenate([maybe["a"].to_numpy(), maybe["b"].to_numpy(),
+                                        c.crowds["row"].to_numpy()])).astype(np.int64)
+    position = np.full(bands.height, -1, dtype=np.int64)
+    if len(members):
+        order = pl.DataFrame({"article_id": rank(ids.gather(members))}).with_row_index("pos")
+        placed = (pl.DataFrame({"article_id": ids.gather(members), "row": members})
+                  .join(order, on="article_id", how="left", maintain_order="left"))
+        position[members] = placed["pos"].to_numpy()
+    maybe = pl.concat([maybe, possible(crowd_pairs(c, position), table, th)]).unique()
+    # Better-ranked first: the pair is a copy only if the worse-ranked one is mostly in the better.
+    a, b = position[maybe["a"].to_numpy()], position[maybe["b"].to_numpy()]
+    oriented = pl.DataFrame({"a": np.where(a < b, maybe["a"], maybe["b"]), "b": np.where(a < b, maybe["b"], maybe["a"])})
+    found = copies(oriented, table, lambda r: Shingles.of_bodies(bodies(ids.gather(r))), th)
+    return star_groups(found, position, ids)
 
 
-def connected_groups(pairs: pl.DataFrame) -> pl.DataFrame:
-    """article_id -> group_id (the smallest article_id of its connected component)."""
-    parent: dict[str, str] = {}
+def find_groups(bodies: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:
+    """near_duplicates over a frame of article_id and body, preferring the longer copy (tests, small tools)."""
+    sigs = signature_frame(bodies["article_id"].to_list(), bodies["body"].to_list())
+    def rank(ids: pl.Series) -> pl.Series:
+        return (sigs.filter(pl.col("article_id").is_in(ids.implode()))
+                .sort(["n_shingles", "article_id"], descending=[True, False])["article_id"])
 
-    def find(x: str) -> str:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
-            parent[x], x = root, parent[x]
-        return root
+    def signatures(ids: pl.Series) -> pl.DataFrame:
+        return pl.DataFrame({"article_id": ids}).join(sigs, on="article_id", how="left", maintain_order="left")
 
-    for a, b in pairs.select("a", "b").iter_rows():
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    ids = list({*pairs["a"].to_list(), *pairs["b"].to_list()})
-    return pl.DataFrame({"article_id": ids, "group_id": [find(x) for x in ids]},
-                        schema={"article_id": pl.String, "group_id": pl.String})
+    def texts(ids: pl.Series) -> pl.Series:
+        return pl.DataFrame({"article_id": ids}).join(bodies, on="article_id", how="left", maintain_order="left")["body"]
 
-
-def find_groups(sigs: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:
-    """article_id -> group_id for every record that has at least one near-duplicate."""
-    pairs = verify_pairs(candidate_pairs(sigs.select("article_id", *BAND_COLUMNS)), sigs, th)
-    return connected_groups(pairs)
+    return near_duplicates(sigs.select("article_id", *BAND_COLUMNS), signatures, texts, rank, th)
 
 
 # Issues a copy may have and still be the published one, taking the field from a duplicate.
@@ -262,39 +476,43 @@ FILLABLE = {"missing_date": "published_date", "missing_title": "title"}
 MERGED_FIELDS = ("published_date", "title", "subtitle", "author", "section", "dateline")
 
 
-def choose_canonical(members: pl.DataFrame) -> pl.DataFrame:
-    """Per group, the copy to publish, and the fields it takes from its duplicates.
+def preference_order(members: pl.DataFrame) -> pl.DataFrame:
+    """Copies in the order one would publish them: `members` sorted, best first.
 
-    `members`: article_id, group_id, own_issues (list), is_published (already in
-    the published dataset), word_count, source_path and MERGED_FIELDS. A copy
-    can be canonical when its own issues are only missing fields that another
-    copy has; an already-published copy always stays canonical (stable output).
-    Returns article_id, group_id, canonical_id and the merged field values.
+    `members`: article_id, own_issues (list), is_published, published_date,
+    word_count, source_path. Already published first (stable output); then a
+    copy whose only issues are fields another copy may give; fewer issues; the
+    earliest date (the original, not a later re-post); the longest text.
     """
-    m = members.with_columns(
-        fixable=pl.col("own_issues").list.set_difference(pl.lit(list(FILLABLE))).list.len() == 0,
-    )
-    has_any = m.group_by("group_id").agg(
-        pl.col("published_date").is_not_null().any().alias("_g_date"),
-        (pl.col("title").is_not_null() & ~pl.col("own_issues").list.contains("title_mismatch")).any().alias("_g_title"),
-    )
-    m = m.join(has_any, on="group_id")
-    can_fill = (
-        (~pl.col("own_issues").list.contains("missing_date") | pl.col("_g_date"))
-        & (~pl.col("own_issues").list.contains("missing_title") | pl.col("_g_title"))
-    )
-    m = m.with_columns(candidate=pl.col("fixable") & can_fill)
-    ranked = m.with_columns(_n_issues=pl.col("own_issues").list.len()).sort(
-        ["group_id", "is_published", "candidate", "_n_issues", "published_date", "word_count", "source_path"],
-        descending=[False, True, True, False, False, True, False], nulls_last=True,
-    )
-    best = ranked.group_by("group_id", maintain_order=True).first().filter(
-        pl.col("candidate") | pl.col("is_published")
-    ).select("group_id", pl.col("article_id").alias("canonical_id"))
-    # Values to fill on the canonical copy: the first non-null among the good copies.
+    return (members.with_columns(
+        _fixable=pl.col("own_issues").list.set_difference(pl.lit(list(FILLABLE))).list.len() == 0,
+        _n_issues=pl.col("own_issues").list.len())
+        .sort(["is_published", "_fixable", "_n_issues", "published_date", "word_count", "source_path", "article_id"],
+              descending=[True, True, False, False, True, False, False], nulls_last=True)
+        .drop("_fixable", "_n_issues"))
+
+
+def choose_canonical(members: pl.DataFrame) -> pl.DataFrame:
+    """Per group (a star: its center and the copies verified similar to it), the copy to publish and its fills.
+
+    `members`: article_id, group_id (the center's article_id), own_issues,
+    is_published, word_count, source_path and MERGED_FIELDS. The center, the
+    best copy by `preference_order`, is published when it is already published
+    or its only issues are missing fields that another copy of its group has;
+    otherwise no copy is (each keeps its own issues). Returns article_id,
+    group_id, canonical_id (null when none) and the merged field values.
+    """
+    ranked = preference_order(members)
+    center = ranked.filter(pl.col("article_id") == pl.col("group_id"))
+    # Values to fill on the canonical copy: the first non-null among the copies whose headline is their own.
     good = ranked.filter(~pl.col("own_issues").list.contains("title_mismatch"))
     fills = good.group_by("group_id", maintain_order=True).agg(
-        [pl.col(f).drop_nulls().first().alias(f"fill_{f}") for f in MERGED_FIELDS]
-    )
-    return (m.select("article_id", "group_id").join(best, on="group_id", how="left")
+        [pl.col(f).drop_nulls().first().alias(f"fill_{f}") for f in MERGED_FIELDS])
+    unfixable = pl.col("own_issues").list.set_difference(pl.lit(list(FILLABLE))).list.len() > 0
+    cannot_fill = pl.any_horizontal([pl.col("own_issues").list.contains(code) & pl.col(f"fill_{field}").is_null()
+                                     for code, field in FILLABLE.items()])
+    best = (center.join(fills, on="group_id", how="left")
+            .filter(pl.col("is_published") | ~(unfixable | cannot_fill))
+            .select("group_id", pl.col("article_id").alias("canonical_id")))
+    return (members.select("article_id", "group_id").join(best, on="group_id", how="left")
             .join(fills, on="group_id", how="left"))

@@ -214,6 +214,11 @@ def quarantined_files(store: Store) -> set[str]:
     return set(lf.select("source_file").unique().collect()["source_file"].to_list())
 
 
+def published_bodies(store: Store) -> pl.LazyFrame | None:
+    """The published table with its year/month partition columns (a filter on them reads those files only)."""
+    return store.scan(PUBLISHED.rel, hive=True)
+
+
 def published_index(store: Store, exclude_files: pl.Series | None = None) -> pl.LazyFrame | None:
     """The published records' index rows (fields for merging, signatures and bands for dedup), lazily.
 

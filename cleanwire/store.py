@@ -278,14 +278,15 @@ class Store:
             out.append(m)
         return out
 
-    def scan(self, rel: str, v: int | None = None) -> pl.LazyFrame | None:
+    def scan(self, rel: str, v: int | None = None, hive: bool = False) -> pl.LazyFrame | None:
+        """A table of the current (or given) version; with `hive`, its partition columns from the paths."""
         base = self.version_dir(v) if v is not None else self.current_dir()
         if base is None:
             return None
         files = sorted((base / rel).rglob("*.parquet"))
         if not files:
             return None
-        return pl.scan_parquet(files, hive_partitioning=False)
+        return pl.scan_parquet(files, hive_partitioning=hive)
 
     # -- writing
     def prepare(self, clean_work: bool = False) -> None:

@@ -31,7 +31,7 @@ from cleanwire.config import RunConfig, check_paths
 from cleanwire.discover import Discovery, discover, file_refs
 from cleanwire.lock import OutputLocked, output_lock
 from cleanwire.memory import release_free_memory, withhold_flow_malloc_conf_from_workers
-from cleanwire.publish import published_index, publish_run, quarantined_files, seen_files
+from cleanwire.publish import published_bodies, published_index, publish_run, quarantined_files, seen_files
 from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
                               write_validations, reports_dir)
 from cleanwire.store import STATE_DIR, Store
@@ -69,7 +69,7 @@ def parse_batch(files: pl.DataFrame, work_dir: str, batch_no: int, run_id: str, 
 def run_checks(results: list[BatchResult], store: Store, suites, docs_dir: Path,
                thresholds: dedup.DedupThresholds, replaced: pl.Series) -> checks.RunChecks:
     paths = [r.records_path for r in results if r.records_path]
-    src = checks.Sources.of(paths, published_index(store, exclude_files=replaced))
+    src = checks.Sources.of(paths, published_index(store, exclude_files=replaced), published_bodies(store))
     rows_suite, batch_suite = suites
     return checks.run_checks(src, rows_suite, batch_suite, Validator(docs_dir), thresholds,
                              metrics.read_history(store.out))
@@ -301,7 +301,7 @@ def _run(config: RunConfig, log, t0: float, run_id: str, out: Path, store: Store
         suites = load_suites(config.suites_dir, config.max_quarantined_share)
         summary["startup_seconds"] = {"great_expectations": round(time.perf_counter() - tick, 2)}
         tick = time.perf_counter()
-        thresholds = dedup.DedupThresholds(config.min_containment, config.min_head_jaccard)
+        thresholds = dedup.DedupThresholds(config.min_containment)
         replaced = todo["source_file"]  # a column, not a set of strings (Prefect walks a set's items)
         decided = run_checks(results, store, suites, reports_dir(out) / "data_docs", thresholds, replaced)
         stages["checks"] = time.perf_counter() - tick

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 import polars as pl
 import pytest
 
@@ -64,8 +66,8 @@ OTHER_FERRY_STORY = "\n\n".join([
 
 def grouped(body_a: str, body_b: str) -> bool:
     """Are two bodies put in one group by signature_frame + find_groups (default thresholds)?"""
-    sigs = dedup.signature_frame(["a", "b"], [body_a, body_b])
-    groups = dedup.find_groups(sigs, dedup.DedupThresholds())
+    groups = dedup.find_groups(pl.DataFrame({"article_id": ["a", "b"], "body": [body_a, body_b]}),
+                               dedup.DedupThresholds())
     return groups.filter(pl.col("article_id").is_in(["a", "b"]))["group_id"].n_unique() == 1 and groups.height == 2
 
 
@@ -124,15 +126,16 @@ def test_two_stories_about_the_same_ferries_are_not_grouped():
 
 
 def test_short_bodies_are_never_matched():
-    sigs = dedup.signature_frame(["a", "b", "c"], ["Council approves ferries.", "Council approves ferries.", None])
-    assert sigs.height == 0
-    assert dedup.find_groups(sigs, dedup.DedupThresholds()).height == 0
+    bodies = pl.DataFrame({"article_id": ["a", "b", "c"],
+                           "body": ["Council approves ferries.", "Council approves ferries.", None]})
+    assert dedup.signature_frame(bodies["article_id"].to_list(), bodies["body"].to_list()).height == 0
+    assert dedup.find_groups(bodies, dedup.DedupThresholds()).height == 0
 
 
 def test_groups_over_a_mixed_batch():
     ids = ["full", "cut", "snippet", "same_topic", "other"]
     bodies = [FULL, first_share(FULL, 0.4), FULL[:200].rsplit(" ", 1)[0], SAME_TOPIC, OTHER_FERRY_STORY]
-    groups = dedup.find_groups(dedup.signature_frame(ids, bodies), dedup.DedupThresholds())
+    groups = dedup.find_groups(pl.DataFrame({"article_id": ids, "body": bodies}), dedup.DedupThresholds())
     got = dict(groups.iter_rows())
     assert set(got) == {"full", "cut", "snippet"}
     assert len(set(got.values())) == 1
@@ -142,12 +145,17 @@ def test_groups_over_a_mixed_batch():
 
 
 def members(*rows: dict) -> pl.DataFrame:
-    base = {"group_id": "g", "is_published": False, "word_count": 200, "published_date": None, "title": None,
+    """Copies of one article (or of several: a row's `star` names its star), each star's group_id set to
+    its center, the copy `preference_order` puts first, as the run's star clustering does."""
+    base = {"star": "g", "is_published": False, "word_count": 200, "published_date": None, "title": None,
             "subtitle": None, "author": None, "section": None, "dateline": None}
     full_rows = [{**base, "source_path": f"{r['article_id']}.txt", **r} for r in rows]
-    return pl.DataFrame(full_rows, schema_overrides={"own_issues": pl.List(pl.String), "published_date": pl.Date,
-                                                     "title": pl.String, "subtitle": pl.String, "author": pl.String,
-                                                     "section": pl.String, "dateline": pl.String})
+    m = pl.DataFrame(full_rows, schema_overrides={"own_issues": pl.List(pl.String), "published_date": pl.Date,
+                                                  "title": pl.String, "subtitle": pl.String, "author": pl.String,
+                                                  "section": pl.String, "dateline": pl.String})
+    centers = dedup.preference_order(m).group_by("star", maintain_order=True).agg(
+        pl.col("article_id").first().alias("group_id"))
+    return m.join(centers, on="star").drop("star")
 
 
 def canonical(result: pl.DataFrame) -> set[str]:
@@ -199,10 +207,10 @@ def test_choose_canonical_keeps_an_already_published_copy():
 
 def test_choose_canonical_decides_each_group_separately():
     m = members(
-        {"article_id": "a1", "group_id": "ga", "own_issues": [], "published_date": dt.date(2023, 6, 17)},
-        {"article_id": "a2", "group_id": "ga", "own_issues": ["truncated_body"], "published_date": dt.date(2023, 6, 17)},
-        {"article_id": "b1", "group_id": "gb", "own_issues": ["empty_body"], "published_date": dt.date(2023, 6, 18)},
-        {"article_id": "b2", "group_id": "gb", "own_issues": [], "published_date": dt.date(2023, 6, 18)},
+        {"article_id": "a1", "star": "ga", "own_issues": [], "published_date": dt.date(2023, 6, 17)},
+        {"article_id": "a2", "star": "ga", "own_issues": ["truncated_body"], "published_date": dt.date(2023, 6, 17)},
+        {"article_id": "b1", "star": "gb", "own_issues": ["empty_body"], "published_date": dt.date(2023, 6, 18)},
+        {"article_id": "b2", "star": "gb", "own_issues": [], "published_date": dt.date(2023, 6, 18)},
     )
     out = dict(dedup.choose_canonical(m).select("article_id", "canonical_id").iter_rows())
     assert out == {"a1": "a1", "a2": "a1", "b1": "b2", "b2": "b2"}
@@ -243,3 +251,83 @@ def test_permutations_are_datasketchs(num_perm, seed):
     ref_a, ref_b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     assert np.array_equal(a, np.asarray(ref_a, dtype=np.uint32)) and np.array_equal(b, np.asarray(ref_b, dtype=np.uint32))
     assert a.dtype == b.dtype == np.uint32 and (a % 2 == 1).all()
+
+
+# ----------------------------------------------------------------- stars: a duplicate is a copy of what it names
+
+def _paragraphs(seed: int, n: int) -> list[str]:
+    from helpers import make_article
+
+    return make_article(seed, n_paragraphs=n).paragraphs
+
+
+def _groups(bodies: dict[str, str]) -> dict[str, str]:
+    frame = pl.DataFrame({"article_id": list(bodies), "body": list(bodies.values())})
+    return dict(dedup.find_groups(frame, dedup.DedupThresholds()).iter_rows())
+
+
+def test_overlapping_texts_do_not_chain_into_one_group():
+    """B is A's first half, and C's: A and C share only that half. C is not held as a copy of A."""
+    p = _paragraphs(11, 12)
+    a = "\n\n".join(p[0:8])
+    b = "\n\n".join(p[0:4])
+    c = "\n\n".join(p[0:4] + p[8:12])
+    assert _groups({"a": a, "b": b, "c": c}) == {"a": "a", "b": "a"}  # union-find gave {a, b, c}
+
+
+def test_every_member_of_a_group_is_verified_similar_to_its_center():
+    paras = _paragraphs(12, 30)
+    # Nine texts opening with the same three paragraphs and going on with 1-3 of their own.
+    bodies = {f"r{i}": "\n\n".join(paras[:3] + paras[3 + 3 * i: 4 + 3 * i + i % 3]) for i in range(9)}
+    got = _groups(bodies)
+    assert len(got) >= 4, "texts sharing most of their words must make groups"
+    for member, center in got.items():
+        share = dedup.Shingles.of_bodies(pl.Series([bodies[member], bodies[center]])).share_in(
+            np.array([0]), np.array([1]))[0]  # the member's own text, found in its center
+        assert share >= dedup.DedupThresholds().min_containment, (member, center, share)
+
+
+def test_a_cut_lede_is_a_copy_of_its_story_not_of_another_story_with_that_lede():
+    lede = _paragraphs(13, 1)[0]
+    story, follow_up = _paragraphs(14, 5), _paragraphs(15, 5)
+    x = "\n\n".join([lede, *story])
+    y = "\n\n".join([lede, *follow_up]) + "\n\nMore to follow."   # longer: ranked before x
+    cut = lede + "\n\n" + " ".join(story[0].split()[:18])             # the lede and the start of x's next paragraph
+    got = _groups({"x": x, "y": y, "cut": cut})
+    assert got.get("cut") == "x"
+    assert "y" not in got  # the follow-up shares the lede, not the story
+
+
+def test_a_story_syndicated_hundreds_of_times_is_one_group_without_comparing_every_pair():
+    text = "\n\n".join(_paragraphs(16, 6))
+    copies = {f"copy{i:03d}": text + ("\n\nReporting by the wire desk." if i % 3 == 0 else "") for i in range(300)}
+    sigs = dedup.signature_frame(list(copies), list(copies.values()))
+    c = dedup.candidates(sigs.select("article_id", *dedup.BAND_COLUMNS))
+    assert c.pairs.height < 1000 < c.crowds.height  # the buckets are crowds: 44,850 pairs were never formed
+    got = _groups(copies)
+    assert len(got) == 300 and len(set(got.values())) == 1
+
+
+def test_star_centers_decide_a_long_chain_in_order_of_preference():
+    """0~1~2~...~9 (each pair verified, nothing else): the greedy walk takes 0, 2, 4... as centers."""
+    better = np.arange(9)
+    center = dedup.star_centers(better, better + 1, 10)
+    assert center.tolist() == [0, 0, 2, 2, 4, 4, 6, 6, 8, 8]
+
+
+def test_a_longer_story_is_not_held_as_a_copy_of_a_preferred_shorter_one_it_quotes():
+    """y (preferred: say, published earlier) opens with x's first 2 paragraphs and adds one; x goes on for 7 more.
+    y's text is in x, x's is not in y: x is no copy of y, and y (preferred) is not held for x either."""
+    p = _paragraphs(17, 10)
+    x = "\n\n".join(p[:9])
+    y = "\n\n".join([p[0], p[1], p[9]])
+    frame = pl.DataFrame({"article_id": ["x", "y"], "body": [x, y]})
+    sigs = dedup.signature_frame(["x", "y"], [x, y])
+    groups = dedup.near_duplicates(
+        sigs.select("article_id", *dedup.BAND_COLUMNS),
+        lambda ids: pl.DataFrame({"article_id": ids}).join(sigs, on="article_id", maintain_order="left"),
+        lambda ids: pl.DataFrame({"article_id": ids}).join(frame, on="article_id", maintain_order="left")["body"],
+        lambda ids: pl.Series(["y", "x"]).filter(pl.Series(["y", "x"]).is_in(ids.implode())),
+        dedup.DedupThresholds())
+    assert dedup.candidates(sigs.select("article_id", *dedup.BAND_COLUMNS)).pairs.height == 1  # compared...
+    assert groups.height == 0                                                                 # ...and kept apart
