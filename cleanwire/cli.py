@@ -117,8 +117,8 @@ def execute(cfg) -> dict:
     """Check the config, run the flow with a progress bar, return the run summary."""
     from cleanwire import progress
     from cleanwire.config import ConfigError, check_paths
-    from cleanwire.lock import OutputLocked
-    from cleanwire.report import latest_summary
+    from cleanwire.publish.lock import OutputLocked
+    from cleanwire.report.summary import latest_summary
 
     try:
         check_paths(cfg)
@@ -133,7 +133,7 @@ def execute(cfg) -> dict:
     started = time.time()
     # Prefect's local API starts in a subprocess while another checks the suites (with Great
     # Expectations, kept out of this process until the checks need it): the slow start-up steps overlap.
-    from cleanwire.validate import check_suites, start_suite_check
+    from cleanwire.checks.gx import check_suites, start_suite_check
 
     start_suite_check(cfg.suites_dir, cfg.max_quarantined_share)
     api = threading.Thread(target=_local_api, daemon=True)
@@ -193,7 +193,7 @@ def execute(cfg) -> dict:
 
 def _locked(out: Path) -> str | None:
     """The pid holding OUT_DIR's lock, if a run holds it now (checked before any start-up)."""
-    from cleanwire.lock import OutputLocked, output_lock
+    from cleanwire.publish.lock import OutputLocked, output_lock
 
     if not (out / ".cleanwire" / "lock").exists():
         return None
@@ -212,9 +212,9 @@ def _nothing_new(cfg) -> dict | None:
     """
     if cfg.reprocess_quarantine:
         return None
-    from cleanwire.discover import discover
-    from cleanwire.publish import seen_files
-    from cleanwire.store import Store
+    from cleanwire.ingest.discover import discover
+    from cleanwire.publish.tables import seen_files
+    from cleanwire.publish.store import Store
 
     store = Store(cfg.output_dir)
     if store.current_version() is None:
@@ -377,7 +377,7 @@ def trigger(
 @app.command()
 def history(output: Path = typer.Option(Path("data"), "--output", "-o", help="Output folder.")) -> None:
     """List the published versions of OUT_DIR with their counts (the current one marked)."""
-    from cleanwire.store import Store
+    from cleanwire.publish.store import Store
 
     rows = Store(output).history()
     if not rows:
@@ -398,8 +398,8 @@ def rollback(
     to: Optional[int] = typer.Option(None, "--to", help="Version to restore (default: the one before the current)."),
 ) -> None:
     """Make the previous published version current again, atomically."""
-    from cleanwire.lock import OutputLocked, output_lock
-    from cleanwire.store import Store, StoreError
+    from cleanwire.publish.lock import OutputLocked, output_lock
+    from cleanwire.publish.store import Store, StoreError
 
     store = Store(output)
     try:
@@ -432,7 +432,7 @@ def reprocess_quarantine(
 @app.command()
 def report(output: Path = typer.Argument(Path("data"), help="The output folder of cleanwire run.")) -> None:
     """Print the latest run's summary and where its HTML report is."""
-    from cleanwire.report import latest_summary
+    from cleanwire.report.summary import latest_summary
 
     s = latest_summary(output)
     if s is None:
@@ -461,7 +461,7 @@ def eval_(
     import json
     import tempfile
 
-    from cleanwire.evaluate import evaluate, format_report, load_labels, read_output
+    from cleanwire.evaluate.score import evaluate, format_report, load_labels, read_output
 
     try:
         truth = load_labels(labels)

@@ -25,17 +25,21 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from cleanwire import checks, dedup, html_report, metrics, progress
-from cleanwire.batch import CHUNK_FILES, BatchResult, chunk_bounds, process_batch
+from cleanwire import progress
+from cleanwire.checks import dedup
+from cleanwire.checks import run as checks
+from cleanwire.report import html as html_report
+from cleanwire.report import metrics
+from cleanwire.ingest.batch import CHUNK_FILES, BatchResult, chunk_bounds, process_batch
 from cleanwire.config import RunConfig, check_paths
-from cleanwire.discover import Discovery, discover, file_refs
-from cleanwire.lock import OutputLocked, output_lock
+from cleanwire.ingest.discover import Discovery, discover, file_refs
+from cleanwire.publish.lock import OutputLocked, output_lock
 from cleanwire.memory import release_free_memory, withhold_flow_malloc_conf_from_workers
-from cleanwire.publish import published_bodies, published_index, publish_run, quarantined_files, seen_files
-from cleanwire.report import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
+from cleanwire.publish.tables import published_bodies, published_index, publish_run, quarantined_files, seen_files
+from cleanwire.report.summary import (gate_message, gate_summary, issue_counts, summary_table, write_summary,
                               write_validations, reports_dir)
-from cleanwire.store import STATE_DIR, Store
-from cleanwire.validate import Validator, check_suites, load_suites
+from cleanwire.publish.store import STATE_DIR, Store
+from cleanwire.checks.gx import Validator, check_suites, load_suites
 
 
 # ------------------------------------------------------------------ tasks

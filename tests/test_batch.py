@@ -4,8 +4,8 @@ from __future__ import annotations
 import polars as pl
 import pyarrow.parquet as pq
 
-from cleanwire import batch
-from cleanwire.batch import FileRef, chunk_files, process_batch
+from cleanwire.ingest import batch
+from cleanwire.ingest.batch import FileRef, chunk_files, process_batch
 
 BODY = ("The harbour board approved the new ferry timetable on Tuesday after a long public consultation. "
         "Residents of the outer islands had asked for an earlier morning crossing for years.")
@@ -49,7 +49,7 @@ def test_a_batch_in_several_chunks_gives_the_same_records_as_one_chunk(tmp_path,
 def test_every_record_carries_the_hash_of_its_own_files_bytes(tmp_path):
     """Readable, unreadable, problem and unchanged files side by side: each file's status row
     and records carry the content hash of that file's bytes (a feed file: all its records)."""
-    from cleanwire.parse import content_hash
+    from cleanwire.ingest.parse import content_hash
 
     contents = {
         "a.txt": b"Harbour reopens\n\nThe harbour reopened on Monday after the storm.\n",

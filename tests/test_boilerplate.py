@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from cleanwire.boilerplate import DROP_KINDS, classify_line, is_generic_label, is_prose
-from cleanwire.formats.text_dump import parse_page_dump
+from cleanwire.ingest.lines import DROP_KINDS, classify_line, is_generic_label, is_prose
+from cleanwire.ingest.formats.text_dump import parse_page_dump
 from cleanwire.text import clean_line
 
 HEADLINE = "Village bakery saves heritage wheat from extinction"

@@ -54,7 +54,7 @@ def pause(label):
         time.sleep(0.02)
     os._exit(99)
 
-from cleanwire import store
+from cleanwire.publish import store
 if point == "quarantine-half-written":
     _flush = store.TableWriter._flush
     def flush(self, pdir, plan):
@@ -494,7 +494,7 @@ def disk_full(run_etl, small_disk, tmp_path_factory):
     """baseline -> the disk fills up as the publish begins -> space freed -> the next run."""
     import gc
 
-    from cleanwire import store
+    from cleanwire.publish import store
 
     base = tmp_path_factory.mktemp("diskfull")
     raw = base / "raw"

@@ -9,8 +9,8 @@ import datetime as dt
 
 import pytest
 
-from cleanwire.dates import classify_date_line, find_dates, parse_date_value
-from cleanwire.formats.text_dump import parse_page_dump
+from cleanwire.ingest.dates import classify_date_line, find_dates, parse_date_value
+from cleanwire.ingest.formats.text_dump import parse_page_dump
 
 JUNE_17 = dt.date(2023, 6, 17)
 

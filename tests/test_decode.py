@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from cleanwire.decode import decode_bytes
-from cleanwire.parse import parse_file
+from cleanwire.ingest.decode import decode_bytes
+from cleanwire.ingest.parse import parse_file
 
 TEXT = ("Harbour café reopens — owners say “we’re finally back” after the storm’s damage.\n"
         "The council leader said: “It’s good news for the whole waterfront.”\n")

@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cleanwire import dedup
-from cleanwire.formats.text_dump import parse_page_dump
+from cleanwire.checks import dedup
+from cleanwire.ingest.formats.text_dump import parse_page_dump
 
 FERRY = [
     "The city council on Friday approved a plan to replace its ageing diesel ferry fleet with twelve electric boats, "

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cleanwire.discover import FILES_SCHEMA, discover, file_refs, walk
+from cleanwire.ingest.discover import FILES_SCHEMA, discover, file_refs, walk
 
 
 def _seen(rows: list[tuple[str, int, int, str | None]]) -> pl.DataFrame:

@@ -10,8 +10,8 @@ import json
 import polars as pl
 import pytest
 
-from cleanwire.evaluate import body_prf, evaluate, format_report, load_labels, read_output
-from cleanwire.schema import CONTRACT
+from cleanwire.evaluate.score import body_prf, evaluate, format_report, load_labels, read_output
+from cleanwire.types import CONTRACT
 
 BODY = {
     "a.txt": "Lorem ipsum council votes to rebuild the harbour wall before winter storms arrive.",

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import helpers as h
-from cleanwire.store import Store
+from cleanwire.publish.store import Store
 
 N_GOOD = 20          # batch.json checks the quarantined share from meta.min_rows = 20 records on
 N_BAD, N_FINE = 20, 4
@@ -201,7 +201,7 @@ def test_readers_always_see_a_complete_version(tmp_path):
 
 def test_decisions_reach_each_row_group_in_order_and_out_of_order():
     """publish takes each row group's decisions: in the checks' order as slices, else by id."""
-    from cleanwire.publish import _decisions_for
+    from cleanwire.publish.tables import _decisions_for
 
     decisions = pl.DataFrame({"article_id": list("abcdef"), "issues": [[], ["x"], [], ["y"], [], ["z"]]})
     take = _decisions_for(decisions)
@@ -214,7 +214,7 @@ def test_decisions_reach_each_row_group_in_order_and_out_of_order():
 
 def test_a_row_groups_decisions_carry_the_fills_of_its_duplicate_group_members():
     """Fill columns live once per group member (`fills`); each row group gets them by `fill_row`."""
-    from cleanwire.publish import _decisions_for
+    from cleanwire.publish.tables import _decisions_for
 
     decisions = pl.DataFrame({"article_id": list("abcd"), "issues": [[], ["duplicate"], [], []],
                               "fill_row": pl.Series([0, 1, None, None], dtype=pl.UInt32)})

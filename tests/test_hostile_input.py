@@ -307,7 +307,7 @@ def test_a_2mb_line_without_spaces_parses_in_bounded_time():
     import subprocess
     import sys
 
-    procs = {name: subprocess.Popen([sys.executable, "-c", f"from cleanwire.parse import parse_file; {code}"],
+    procs = {name: subprocess.Popen([sys.executable, "-c", f"from cleanwire.ingest.parse import parse_file; {code}"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
              for name, code in _LONG_LINE_CASES.items()}
     deadline = time.monotonic() + 12
@@ -337,7 +337,7 @@ def huge_file(hostile_input) -> Path:
 
 @pytest.mark.parametrize("cap", [DEFAULT_CAP, 1000])
 def test_read_capped_never_holds_more_than_the_cap(huge_file, cap):
-    from cleanwire.batch import read_capped
+    from cleanwire.ingest.batch import read_capped
 
     assert huge_file.stat().st_size == HUGE_SIZE
     tracemalloc.start()
@@ -356,7 +356,7 @@ def test_read_capped_reads_at_most_cap_plus_one_bytes(huge_file, monkeypatch):
     """The bytes asked of the file: never the whole 50 MB."""
     import io
 
-    from cleanwire import batch
+    from cleanwire.ingest import batch
 
     asked: list[int] = []
     real_fdopen = os.fdopen
@@ -380,7 +380,7 @@ def test_read_capped_reads_at_most_cap_plus_one_bytes(huge_file, monkeypatch):
 
 
 def test_size_cap_boundary(tmp_path):
-    from cleanwire.batch import read_capped
+    from cleanwire.ingest.batch import read_capped
 
     p = tmp_path / "f.txt"
     p.write_bytes(b"a" * 1000)
@@ -591,7 +591,7 @@ def test_nothing_is_written_inside_the_input_or_next_to_it(unsafe_run):
 
 def test_read_capped_refuses_a_symlink(tmp_path):
     """Defence in depth: the reader itself never follows a link (O_NOFOLLOW)."""
-    from cleanwire.batch import read_capped
+    from cleanwire.ingest.batch import read_capped
 
     target = h.write(tmp_path, "target.txt", "some text")
     (tmp_path / "link.txt").symlink_to(target)
@@ -600,7 +600,7 @@ def test_read_capped_refuses_a_symlink(tmp_path):
 
 
 def test_read_capped_does_not_block_on_a_fifo(tmp_path):
-    from cleanwire.batch import read_capped
+    from cleanwire.ingest.batch import read_capped
 
     fifo = tmp_path / "was_a_file.txt"
     os.mkfifo(fifo)

@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from cleanwire.formats.html import parse_html
-from cleanwire.parse import parse_file
+from cleanwire.ingest.formats.html import parse_html
+from cleanwire.ingest.parse import parse_file
 
 JUNE_17 = dt.date(2023, 6, 17)
 HEADLINE = "Mountain village opens the country's highest public library"
@@ -280,7 +280,7 @@ def test_a_broken_install_fails_loudly_instead_of_quarantining_every_html_file(m
     # input: quarantining every page as 'unreadable' would hide it behind a green run.
     import sys
 
-    from cleanwire.parse import parse_files
+    from cleanwire.ingest.parse import parse_files
 
     monkeypatch.setitem(sys.modules, "trafilatura", None)
     with pytest.raises(ImportError):

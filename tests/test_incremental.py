@@ -21,8 +21,8 @@ import polars as pl
 import pytest
 
 import helpers as h
-from cleanwire.metrics import read_history
-from cleanwire.store import MAX_FILES_PER_PARTITION, Store
+from cleanwire.report.metrics import read_history
+from cleanwire.publish.store import MAX_FILES_PER_PARTITION, Store
 
 CLI = str(Path(sys.executable).with_name("cleanwire"))
 PUBLISHED_REL = Path("published") / "articles"
@@ -399,7 +399,7 @@ def test_rollback_without_an_earlier_version_is_refused(run_etl, raw_dir, out_di
     h.write_clean_articles(raw_dir, [1210])
     _ok(run_etl(raw_dir, out_dir))
     target = h.current_target(out_dir)
-    from cleanwire.store import StoreError
+    from cleanwire.publish.store import StoreError
 
     with pytest.raises(StoreError):
         Store(out_dir).rollback()
@@ -532,7 +532,7 @@ def test_reprocess_quarantine_cli_reports_a_missing_raw_file(run_etl, raw_dir, o
 # ------------------------------------------------------------------ metrics history
 
 def test_metrics_history_gains_rows_per_source_and_run(run_etl, raw_dir, out_dir):
-    from cleanwire.schema import ISSUE_CODES
+    from cleanwire.types import ISSUE_CODES
 
     h.write_clean_articles(raw_dir / "siteA", range(1600, 1603))
     h.write(raw_dir, "siteB/nodate.txt", h.clean_dump(h.make_article(1603), date=False))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cleanwire.validate import Failure, Validation, issues_frame
+from cleanwire.checks.gx import Failure, Validation, issues_frame
 
 
 def _failure(code: str, message: str, ids: list[str], severity: str = "critical") -> Failure:

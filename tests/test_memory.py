@@ -33,7 +33,7 @@ def test_the_suites_are_checked_without_importing_great_expectations_here():
 
     repo = Path(__file__).resolve().parents[1]
     code = ("import sys; from pathlib import Path\n"
-            "from cleanwire.validate import SuiteError, check_suites\n"
+            "from cleanwire.checks.gx import SuiteError, check_suites\n"
             "check_suites(Path(sys.argv[1]))\n"
             "print('imported' if 'great_expectations' in sys.modules else 'not imported')\n"
             "try:\n    check_suites(Path(sys.argv[2]))\nexcept SuiteError as e:\n    print('refused:', e)\n")

@@ -102,8 +102,8 @@ _PY_TYPES = {pl.String: str, pl.Date: dt.date, pl.Boolean: bool}
 
 
 def _check_records(name: str, data: bytes, recs: list[dict]) -> None:
-    from cleanwire.parse import article_id, content_hash
-    from cleanwire.schema import PARSED, conform
+    from cleanwire.ingest.parse import article_id, content_hash
+    from cleanwire.types import PARSED, conform
 
     assert isinstance(recs, list) and len(recs) >= 1, f"{name!r}: no record"
     paths = []
@@ -134,7 +134,7 @@ def _check_records(name: str, data: bytes, recs: list[dict]) -> None:
 @settings(max_examples=150, **SETTINGS)
 @given(name=file_names(), data=contents())
 def test_parse_file_never_raises_and_accounts_for_the_file(name, data):
-    from cleanwire.parse import parse_file
+    from cleanwire.ingest.parse import parse_file
 
     _check_records(name, data, parse_file(name, data))
 
@@ -142,7 +142,7 @@ def test_parse_file_never_raises_and_accounts_for_the_file(name, data):
 @settings(max_examples=100, **SETTINGS)
 @given(name=file_names(), text=st.text(max_size=2000))
 def test_parse_file_on_arbitrary_text(name, text):
-    from cleanwire.parse import parse_file
+    from cleanwire.ingest.parse import parse_file
 
     data = text.encode("utf-8", errors="surrogatepass")
     _check_records(name, data, parse_file(name, data))
@@ -151,7 +151,7 @@ def test_parse_file_on_arbitrary_text(name, text):
 @settings(max_examples=100, **SETTINGS)
 @given(name=file_names(), data=st.binary(max_size=2000))
 def test_parse_file_on_arbitrary_bytes(name, data):
-    from cleanwire.parse import parse_file
+    from cleanwire.ingest.parse import parse_file
 
     _check_records(name, data, parse_file(name, data))
 
@@ -160,7 +160,7 @@ def test_parse_file_on_arbitrary_bytes(name, data):
 @given(items=st.lists(files, min_size=1, max_size=6, unique_by=lambda f: f[0]))
 def test_batch_pass_equals_file_by_file(items):
     """parse_files (the vectorised batch pass) gives each file what parse_file gives it alone."""
-    from cleanwire.parse import parse_file, parse_files
+    from cleanwire.ingest.parse import parse_file, parse_files
 
     together = parse_files(items)
     assert len(together) == len(items)
@@ -174,10 +174,10 @@ def test_batch_pass_equals_file_by_file(items):
 @settings(max_examples=40, **SETTINGS)
 @given(items=st.lists(files, min_size=0, max_size=6, unique_by=lambda f: f[0]))
 def test_build_frame_never_raises_and_keeps_every_record(items):
-    from cleanwire import features
-    from cleanwire.batch import build_frame
-    from cleanwire.parse import parse_files
-    from cleanwire.schema import CONTRACT, PARSED
+    from cleanwire.rules import features
+    from cleanwire.ingest.batch import build_frame
+    from cleanwire.ingest.parse import parse_files
+    from cleanwire.types import CONTRACT, PARSED
 
     records = [r for recs in parse_files(items) for r in recs]
     assume(len({r["source_path"] for r in records}) == len(records))  # a name 'x#1' next to a feed 'x'
@@ -205,11 +205,11 @@ _CODES = st.lists(st.sampled_from(list(h.ISSUE_CODES)), unique=True, max_size=3)
 @settings(max_examples=30, **SETTINGS)
 @given(items=st.lists(files, min_size=1, max_size=5, unique_by=lambda f: f[0]), data=st.data())
 def test_finalised_rows_conform_to_the_output_contract(items, data):
-    from cleanwire import dedup
-    from cleanwire.batch import build_frame
-    from cleanwire.parse import parse_files
-    from cleanwire.publish import QUARANTINE, PUBLISHED, _arrow_schema, finalise
-    from cleanwire.schema import CONTRACT, OUTPUT, conform
+    from cleanwire.checks import dedup
+    from cleanwire.ingest.batch import build_frame
+    from cleanwire.ingest.parse import parse_files
+    from cleanwire.publish.tables import QUARANTINE, PUBLISHED, _arrow_schema, finalise
+    from cleanwire.types import CONTRACT, OUTPUT, conform
 
     records = [r for recs in parse_files(items) for r in recs]
     assume(len({r["source_path"] for r in records}) == len(records))

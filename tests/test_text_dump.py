@@ -12,9 +12,9 @@ import datetime as dt
 
 import pytest
 
-from cleanwire.batch import build_frame
-from cleanwire.formats.text_dump import parse_page_dump
-from cleanwire.parse import parse_file
+from cleanwire.ingest.batch import build_frame
+from cleanwire.ingest.formats.text_dump import parse_page_dump
+from cleanwire.ingest.parse import parse_file
 
 # The title_body_score threshold of expectations/articles.json (title_mismatch below it).
 TITLE_THRESHOLD = 0.2

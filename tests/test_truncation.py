@@ -11,10 +11,10 @@ import json
 import polars as pl
 import pytest
 
-from cleanwire.batch import build_frame
-from cleanwire.features import add_features
-from cleanwire.parse import parse_file
-from cleanwire.schema import PARSED, conform
+from cleanwire.ingest.batch import build_frame
+from cleanwire.rules.features import add_features
+from cleanwire.ingest.parse import parse_file
+from cleanwire.types import PARSED, conform
 
 HEADER = "Night trains return to the northern line after twenty years\nBy Jane Doe\nJune 17, 2023"
 PARAGRAPHS = [

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import re
 
-from cleanwire.boilerplate import is_generic_label, is_related_link
-from cleanwire.dates import parse_date_value
-from cleanwire.formats.html import _url_date
-from cleanwire.formats.text_dump import clean_body_text
+from cleanwire.ingest.lines import is_generic_label, is_related_link
+from cleanwire.ingest.dates import parse_date_value
+from cleanwire.ingest.formats.html import _url_date
+from cleanwire.ingest.formats.text_dump import clean_body_text
 from cleanwire.text import normalise_whitespace
 
 TITLE_KEYS = ("title", "headline", "webTitle", "heading", "name")

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from cleanwire import dedup, metrics
-from cleanwire.features import RUN_COLUMNS
-from cleanwire.html_report import quarantined_sample
-from cleanwire.validate import SuiteFile, Validation, Validator, issues_frame
+from cleanwire.checks import dedup
+from cleanwire.report import metrics
+from cleanwire.rules.features import RUN_COLUMNS
+from cleanwire.report.html import quarantined_sample
+from cleanwire.checks.gx import SuiteFile, Validation, Validator, issues_frame
 
 NARROW = RUN_COLUMNS
 MERGED = dedup.MERGED_FIELDS

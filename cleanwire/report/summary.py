@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanwire.schema import BATCH_REJECTED, ISSUE_CODES
-from cleanwire.validate import Validation
+from cleanwire.types import BATCH_REJECTED, ISSUE_CODES
+from cleanwire.checks.gx import Validation
 
 
 def reports_dir(out_dir: Path) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanwire.schema import ISSUE_CODES
+from cleanwire.types import ISSUE_CODES
 
 HISTORY = "metrics_history.parquet"
 ALL = "ALL"

@@ -24,9 +24,9 @@ from pathlib import Path
 import polars as pl
 
 from cleanwire.config import ConfigError
-from cleanwire.features import RUN_COLUMNS
+from cleanwire.rules.features import RUN_COLUMNS
 from cleanwire.memory import release_free_memory
-from cleanwire.metrics import DRIFT_METRICS
+from cleanwire.report.metrics import DRIFT_METRICS
 
 ROW_SUITE = "articles.json"
 BATCH_SUITE = "batch.json"

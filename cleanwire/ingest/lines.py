@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from cleanwire.dates import DateLine, classify_date_line
+from cleanwire.ingest.dates import DateLine, classify_date_line
 from cleanwire.text import WORD_PATTERN, clean_line
 
 # ---------------------------------------------------------------- patterns (Python re and Rust regex alike)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from cleanwire.boilerplate import DROP_KINDS, LineInfo, is_generic_label, line_infos
+from cleanwire.ingest.lines import DROP_KINDS, LineInfo, is_generic_label, line_infos
 from cleanwire.text import clean_lines_batch, content_words, split_lines, stem, title_case_share, words
 
 # Kinds that make up the byline area between a headline and its body.

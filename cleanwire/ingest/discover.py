@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanwire.batch import FileRef
+from cleanwire.ingest.batch import FileRef
 
 
 # The files to process, one row each: a column per FileRef field. A frame, not a list of

@@ -48,7 +48,7 @@ from typing import Any, Callable, Iterable
 
 import polars as pl
 
-from cleanwire.schema import CONTRACT, DUPLICATE, ISSUE_CODES, MISSING_DATE, MISSING_TITLE, TITLE_MISMATCH
+from cleanwire.types import CONTRACT, DUPLICATE, ISSUE_CODES, MISSING_DATE, MISSING_TITLE, TITLE_MISMATCH
 
 DATASETS = ("published", "quarantine")
 FILLABLE = frozenset({MISSING_DATE, MISSING_TITLE})   # a published copy may take these from its duplicate

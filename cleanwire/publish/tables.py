@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow.parquet as pq
 
-from cleanwire import dedup
-from cleanwire.schema import BATCH_REJECTED, OUTPUT, conform
-from cleanwire.store import Store, TableSpec, TableWriter
+from cleanwire.checks import dedup
+from cleanwire.types import BATCH_REJECTED, OUTPUT, conform
+from cleanwire.publish.store import Store, TableSpec, TableWriter
 
 PUBLISHED = TableSpec("published/articles", ("year", "month"))
 QUARANTINE = TableSpec("quarantine/articles", ("ingested",))

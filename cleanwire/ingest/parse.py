@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from cleanwire.decode import decode_bytes
-from cleanwire.formats.jsonl import record_to_fields, split_json_records
+from cleanwire.ingest.decode import decode_bytes
+from cleanwire.ingest.formats.jsonl import record_to_fields, split_json_records
 
 TEXT_EXTENSIONS = {"", ".txt", ".text"}
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
@@ -70,7 +70,7 @@ def parse_files(items: list[tuple[str, bytes]], digests: list[str] | None = None
     (`text_dump.parse_page_dumps`, `clean_body_texts`). If a pass fails, the
     files are parsed one by one, so that one bad file is reported on its own.
     """
-    from cleanwire.formats.text_dump import clean_body_texts, parse_page_dumps
+    from cleanwire.ingest.formats.text_dump import clean_body_texts, parse_page_dumps
 
     out: list[list[dict]] = []
     dumps: list[tuple[dict, str]] = []   # (record, text) awaiting the page-dump pass
@@ -117,7 +117,7 @@ def _prepare(source_file: str, data: bytes, dumps: list, bodies: list, digest: s
             return _parse_json(source_file, decoded.text, fmt, decoded.encoding, digest, bodies)
         rec = _base(source_file, source_file, fmt, decoded.encoding, digest)
         if fmt == "html":
-            from cleanwire.formats.html import parse_html
+            from cleanwire.ingest.formats.html import parse_html
 
             rec.update(parse_html(decoded.text))
         else:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanwire.metrics import ALL
-from cleanwire.schema import ISSUE_CODES
+from cleanwire.report.metrics import ALL
+from cleanwire.types import ISSUE_CODES
 
 SAMPLE = 25
 _SVG_CLEAN = [

@@ -16,11 +16,12 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from cleanwire import dedup, features
+from cleanwire.checks import dedup
+from cleanwire.rules import features
 from cleanwire.memory import release_free_memory
-from cleanwire.parse import content_hash, unreadable
-from cleanwire.parse import parse_files as parse_many
-from cleanwire.schema import PARSED, conform
+from cleanwire.ingest.parse import content_hash, unreadable
+from cleanwire.ingest.parse import parse_files as parse_many
+from cleanwire.types import PARSED, conform
 
 SIGNATURE_SLICE = 500          # records per MinHash pass
 CHUNK_FILES = 1000             # files parsed together inside a batch: bounds a worker's memory...

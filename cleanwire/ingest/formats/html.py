@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import re
 
-from cleanwire.boilerplate import is_generic_label, is_related_link
-from cleanwire.dates import parse_date_value
-from cleanwire.formats.text_dump import clean_body_text
+from cleanwire.ingest.lines import is_generic_label, is_related_link
+from cleanwire.ingest.dates import parse_date_value
+from cleanwire.ingest.formats.text_dump import clean_body_text
 from cleanwire.text import normalise_whitespace
 
 _META_DATE_KEYS = (
@@ -60,7 +60,7 @@ def parse_html(text: str) -> dict:
     if out["published_date"] is None:
         # No metadata: a date line printed in the page's own byline area, found by the
         # same rules as in a text dump of the page.
-        from cleanwire.formats.text_dump import parse_page_dump
+        from cleanwire.ingest.formats.text_dump import parse_page_dump
 
         visible = parse_page_dump(visible_text(tree))
         out["published_date"] = visible["published_date"]
