@@ -101,48 +101,74 @@ def run(
     keep_versions: Optional[int] = typer.Option(None, help="Published versions kept for rollback (default 10)."),
     min_containment: Optional[float] = typer.Option(
         None, help="A duplicate has at least this share of its word 3-grams in the record it names (default 0.6)."),
+    data_docs: bool = typer.Option(True, help="Render Great Expectations Data Docs (HTML) for the run."),
 ) -> None:
     """Run the news-etl flow once on Prefect's local API (no server needed)."""
     cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
                   max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
                   batch_files=batch_files, max_file_mb=max_file_mb, dask_address=dask_address,
-                  keep_versions=keep_versions, min_containment=min_containment)
-    summary = execute(cfg)
+                  keep_versions=keep_versions, min_containment=min_containment, data_docs=data_docs)
+    summary, ok = execute(cfg)
     print_summary(summary)
-    if not summary.get("_ok", True):
+    if not ok:
         raise typer.Exit(1)
 
 
-def execute(cfg) -> dict:
-    """Check the config, run the flow with a progress bar, return the run summary."""
-    from cleanwire import progress
-    from cleanwire.config import ConfigError, check_paths
-    from cleanwire.publish.lock import OutputLocked
+def execute(cfg) -> tuple:
+    """Check the config, run the flow with a progress bar; (the run's RunSummary, whether it completed).
+
+    A refused gate or a failed run still has a summary (its reports were written);
+    anything that stops a run before that is reported in one line with its exit code.
+    """
+    from cleanwire.checks.gx import check_suites, start_suite_check
+    from cleanwire.config import check_paths
+    from cleanwire.errors import CleanwireError, GateRefused, OutputLocked
     from cleanwire.report.summary import latest_summary
 
     try:
         check_paths(cfg)
-    except ConfigError as e:
-        _fail(str(e))
-    if _locked(cfg.output_dir):
-        _fail(f"another cleanwire run (pid {_locked(cfg.output_dir)}) is writing to {cfg.output_dir}; "
-              "wait for it to finish or use another --output", 1)
-    unchanged = _nothing_new(cfg)
-    if unchanged is not None:
-        return unchanged
-    started = time.time()
-    # Prefect's local API starts in a subprocess while another checks the suites (with Great
-    # Expectations, kept out of this process until the checks need it): the slow start-up steps overlap.
-    from cleanwire.checks.gx import check_suites, start_suite_check
-
-    start_suite_check(cfg.suites_dir, cfg.max_quarantined_share)
-    api = threading.Thread(target=_local_api, daemon=True)
-    api.start()
-    try:
+        if _locked(cfg.output_dir):
+            raise OutputLocked(f"another cleanwire run (pid {_locked(cfg.output_dir)}) is writing to "
+                               f"{cfg.output_dir}; wait for it to finish or use another --output")
+        unchanged = _nothing_new(cfg)
+        if unchanged is not None:
+            return unchanged, True
+        started = time.time()
+        # Prefect's local API starts in a subprocess while another checks the suites (with Great
+        # Expectations, kept out of this process until the checks need it): the slow start-up steps overlap.
+        start_suite_check(cfg.suites_dir, cfg.max_quarantined_share)
+        api = threading.Thread(target=_local_api, daemon=True)
+        api.start()
         with console.status("checking expectation suites"):
             check_suites(cfg.suites_dir, cfg.max_quarantined_share)
-    except ConfigError as e:
-        _fail(str(e))
+        state = _run_with_progress(cfg, api)
+        if state.is_completed():
+            from cleanwire.report.summary import RunSummary
+
+            return RunSummary.from_dict(state.result()), True
+        try:
+            state.result()
+        except GateRefused as e:
+            why = str(e)
+        except CleanwireError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the flow's own error, shown in one line
+            why = f"{type(e).__name__}: {e}"
+        else:
+            why = state.message or "flow run failed"
+    except CleanwireError as e:
+        _fail(str(e), e.exit_code)
+    summary = latest_summary(cfg.output_dir)
+    if summary and summary.started_at and _after(summary.started_at, started):
+        console.print(f"[bold red]run failed:[/] {why}", highlight=False)
+        return summary, False
+    _fail(f"run failed: {why}", 1)
+
+
+def _run_with_progress(cfg, api: threading.Thread):
+    """The flow run, with a progress bar of its stages; its final state."""
+    from cleanwire import progress
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         t_start = bar.add_task("starting Prefect's local API", total=None)
@@ -164,38 +190,18 @@ def execute(cfg) -> dict:
         try:
             from flows.news_etl import news_etl
 
-            state = news_etl(config=cfg, return_state=True)
+            return news_etl(config=cfg, return_state=True)
         finally:
             progress.forget(on_progress)
-    if state.is_completed():
-        summary = state.result()
-        summary["_ok"] = True
-        return summary
-    msg = state.message or "flow run failed"
-    if msg.startswith("another cleanwire run"):
-        _fail(msg, 1)
-    try:
-        state.result()
-    except OutputLocked as e:
-        _fail(str(e), 1)
-    except ConfigError as e:
-        _fail(str(e), 2)
-    except Exception as e:  # noqa: BLE001 - the flow's own error, shown in one line
-        msg = str(e) if msg.startswith("batch gate") else f"{type(e).__name__}: {e}"
-    summary = latest_summary(cfg.output_dir)
-    if summary and summary.get("started_at") and _after(summary["started_at"], started):
-        summary["_ok"] = False
-        console.print(f"[bold red]run failed:[/] {msg}", highlight=False)
-        return summary
-    _fail(f"run failed: {msg}", 1)
-    return {}
 
 
 def _locked(out: Path) -> str | None:
     """The pid holding OUT_DIR's lock, if a run holds it now (checked before any start-up)."""
-    from cleanwire.publish.lock import OutputLocked, output_lock
+    from cleanwire.errors import OutputLocked
+    from cleanwire.paths import Layout
+    from cleanwire.publish.lock import output_lock
 
-    if not (out / ".cleanwire" / "lock").exists():
+    if not Layout(out).lock.exists():
         return None
     try:
         with output_lock(out):
@@ -204,7 +210,7 @@ def _locked(out: Path) -> str | None:
         return str(e).split("pid ")[1].split(")")[0] if "pid " in str(e) else "unknown"
 
 
-def _nothing_new(cfg) -> dict | None:
+def _nothing_new(cfg):
     """The summary of a run that would find nothing to do, or None.
 
     Checked by stat() alone against the current version's state, before any
@@ -213,8 +219,10 @@ def _nothing_new(cfg) -> dict | None:
     if cfg.reprocess_quarantine:
         return None
     from cleanwire.ingest.discover import discover
-    from cleanwire.publish.tables import seen_files
+    from cleanwire.paths import Layout
     from cleanwire.publish.store import Store
+    from cleanwire.publish.tables import seen_files
+    from cleanwire.report.summary import FileCounts, RunSummary
 
     store = Store(cfg.output_dir)
     if store.current_version() is None:
@@ -225,13 +233,11 @@ def _nothing_new(cfg) -> dict | None:
     m = store.manifest(store.current_version())
     console.print(f"nothing new below {cfg.input_dir}: {found.unchanged} files unchanged since version "
                   f"{m['version']}; no run started.", highlight=False)
-    return {"run_id": "(none)", "output": str(cfg.output_dir), "version": m["version"],
-            "files": {"found": found.unchanged, "processed": 0, "unchanged": found.unchanged},
-            "records": 0, "published": 0, "quarantined": 0, "issues": {},
-            "published_total": m.get("published_total"), "gate": {"ok": True},
-            "reports": {"summary": str(cfg.output_dir / "reports" / "summary.json"),
-                        "data_docs": str(cfg.output_dir / "reports" / "data_docs" / "index.html")},
-            "_ok": True}
+    layout = Layout(cfg.output_dir)
+    return RunSummary("(none)", str(cfg.output_dir), input=str(cfg.input_dir), version=m["version"],
+                      files=FileCounts(found=found.unchanged, unchanged=found.unchanged), issues={},
+                      published_total=m.get("published_total"),
+                      reports={"summary": str(layout.latest_summary), "data_docs": str(layout.data_docs / "index.html")})
 
 
 def _after(iso: str, t: float) -> bool:
@@ -243,33 +249,35 @@ def _after(iso: str, t: float) -> bool:
         return False
 
 
-def print_summary(s: dict) -> None:
-    t = Table(title=f"cleanwire run {s.get('run_id', '')}", show_header=True, header_style="bold")
+def print_summary(s) -> None:
+    t = Table(title=f"cleanwire run {s.run_id}", show_header=True, header_style="bold")
     t.add_column("")
     t.add_column("records", justify="right")
-    f = s["files"]
-    t.add_row("files found", str(f["found"]))
-    t.add_row("files processed", str(f["processed"]))
-    t.add_row("files unchanged (skipped)", str(f["unchanged"]))
-    t.add_row("records", str(s["records"]))
-    t.add_row("[green]published[/]", str(s["published"]))
-    t.add_row("[yellow]quarantined[/]", str(s["quarantined"]))
-    for code, n in s["issues"].items():
+    t.add_row("files found", str(s.files.found))
+    t.add_row("files processed", str(s.files.processed))
+    t.add_row("files unchanged (skipped)", str(s.files.unchanged))
+    t.add_row("records", str(s.records))
+    t.add_row("[green]published[/]", str(s.published))
+    t.add_row("[yellow]quarantined[/]", str(s.quarantined))
+    for code, n in s.issues.items():
         if n:
             t.add_row(f"  {code}", str(n))
     out_console.print(t)
-    gate = s.get("gate", {})
-    if not gate.get("ok", True):
+    if s.reasons:
+        out_console.print("why: " + ", ".join(f"{r} {n}" for r, n in s.reasons.items()), highlight=False)
+    if not s.gate.ok:
         out_console.print("[bold red]batch gate refused the publish[/] (previous published version kept):")
-        for g in gate.get("failures", []):
+        for g in s.gate.failures:
             out_console.print(f"  - {g['expectation']} (observed {g['observed']})", highlight=False)
-    out = Path(s["output"])
-    out_console.print(f"published:  {out / 'published/articles'}  (version {s.get('version')}, "
-                      f"{s.get('published_total', s['published'])} records in all)", highlight=False)
-    out_console.print(f"quarantine: {out / 'quarantine/articles'}", highlight=False)
-    out_console.print(f"report:     {s['reports'].get('html') or s['reports'].get('summary', out / 'reports')}",
+    out = Path(s.output)
+    total = s.published_total if s.published_total is not None else s.published
+    out_console.print(f"published:  {out / 'published/articles'}  (version {s.version}, {total} records in all)",
                       highlight=False)
-    out_console.print(f"data docs:  {s['reports']['data_docs']}", highlight=False)
+    out_console.print(f"quarantine: {out / 'quarantine/articles'}", highlight=False)
+    out_console.print(f"report:     {s.reports.get('html') or s.reports.get('summary', out / 'reports')}",
+                      highlight=False)
+    if s.reports.get("data_docs"):
+        out_console.print(f"data docs:  {s.reports['data_docs']}", highlight=False)
 
 
 def _server_url() -> str:
@@ -320,12 +328,13 @@ def serve(
     cfg = _config(input=str(input.resolve()), output=str(output.resolve()),
                   max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
                   dask_address=dask_address)
-    from cleanwire.config import ConfigError, check_paths
+    from cleanwire.config import check_paths
+    from cleanwire.errors import ConfigError
 
     try:
         check_paths(cfg)
     except ConfigError as e:
-        _fail(str(e))
+        _fail(str(e), e.exit_code)
     from flows.deploy import FULL_NAME, serve_scheduled
 
     when = f"every {every:g} s" if every else f"cron '{cron}' ({timezone})"
@@ -398,16 +407,17 @@ def rollback(
     to: Optional[int] = typer.Option(None, "--to", help="Version to restore (default: the one before the current)."),
 ) -> None:
     """Make the previous published version current again, atomically."""
-    from cleanwire.publish.lock import OutputLocked, output_lock
-    from cleanwire.publish.store import Store, StoreError
+    from cleanwire.errors import CleanwireError
+    from cleanwire.publish.lock import output_lock
+    from cleanwire.publish.store import Store
 
     store = Store(output)
     try:
         with output_lock(output):
             before = store.current_version()
             now = store.rollback(to)
-    except (StoreError, OutputLocked) as e:
-        _fail(str(e), 1)
+    except CleanwireError as e:
+        _fail(str(e), e.exit_code)
     out_console.print(f"{output}: version {before} -> {now} (current). The next run continues from it; "
                       "files processed after it are processed again.", highlight=False)
 
@@ -423,9 +433,9 @@ def reprocess_quarantine(
     those that now pass are published."""
     cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
                   max_quarantined_share=max_quarantined_share, reprocess_quarantine=True)
-    summary = execute(cfg)
+    summary, ok = execute(cfg)
     print_summary(summary)
-    if not summary.get("_ok", True):
+    if not ok:
         raise typer.Exit(1)
 
 
@@ -438,11 +448,10 @@ def report(output: Path = typer.Argument(Path("data"), help="The output folder o
     if s is None:
         _fail(f"no run report in {output / 'reports'} (has `cleanwire run --output {output}` run yet?)", 1)
     print_summary(s)
-    stages = s.get("stage_seconds") or {}
-    if stages:
-        out_console.print("stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()), highlight=False)
-    if s["reports"].get("latest_html"):
-        out_console.print(f"HTML report: {s['reports']['latest_html']}", highlight=False)
+    if s.stage_seconds:
+        out_console.print("stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.stage_seconds.items()), highlight=False)
+    if s.reports.get("latest_html"):
+        out_console.print(f"HTML report: {s.reports['latest_html']}", highlight=False)
 
 
 @app.command("eval")

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from cleanwire.errors import ConfigError
+from cleanwire.rules.duplicate import MIN_CONTAINMENT
+
 # The repository's expectation suites (an editable install runs from the checkout).
 DEFAULT_SUITES = Path(__file__).resolve().parent.parent / "expectations"
 
@@ -26,8 +29,10 @@ class RunConfig(BaseModel):
     workers: int | None = Field(None, ge=1, description="Start a local Dask cluster with this many workers")
     dask_address: str | None = Field(None, description="Run batch tasks on this Dask scheduler (tcp://host:8786)")
     keep_versions: int = Field(10, ge=1, description="Published versions to keep for rollback")
-    min_containment: float = Field(0.6, ge=0, le=1, description="Near-duplicate: share of the smaller copy's "
+    min_containment: float = Field(MIN_CONTAINMENT, ge=0, le=1, description="Near-duplicate: share of the smaller copy's "
                                                                  "word 3-grams found in the other one")
+    data_docs: bool = Field(True, description="Render Great Expectations Data Docs (HTML) for the run; the "
+                                             "validation results (JSON) are written either way")
     reprocess_quarantine: bool = Field(False, description="Re-run the checks on the quarantined records' raw files "
                                                           "(after rules or thresholds changed)")
 
@@ -60,10 +65,6 @@ class RunConfig(BaseModel):
     @property
     def max_bytes(self) -> int:
         return int(self.max_file_mb * 1_000_000)
-
-
-class ConfigError(ValueError):
-    """A problem with the run's configuration: reported in one line, before any work."""
 
 
 def check_paths(cfg: RunConfig) -> None:

@@ -68,3 +68,11 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory so far (MB), after giving freed heap back."""
+    import resource
+
+    release_free_memory()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

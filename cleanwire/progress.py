@@ -1,6 +1,6 @@
 """Progress of a run, reported by the flow and shown by whoever listens (the CLI's bar).
 
-The flow calls `report(stage, done, total)`; with no listener (a deployment run)
+The flow calls `update(stage, done, total)`; with no listener (a deployment run)
 the calls cost nothing and the Prefect UI shows the task runs instead.
 """
 from __future__ import annotations
@@ -20,6 +20,6 @@ def forget(fn: Listener) -> None:
         _listeners.remove(fn)
 
 
-def report(stage: str, done: int, total: int) -> None:
+def update(stage: str, done: int, total: int) -> None:
     for fn in list(_listeners):
         fn(stage, done, total)

@@ -1,4 +1,4 @@
-"""Small string helpers shared by the parsers: whitespace, words, overlap.
+"""Small string helpers shared by the parsers: whitespace, lines, words, stems.
 
 Everything here works on plain `str` and is pure, so every rule that uses it
 is testable without files, Prefect or Great Expectations.
@@ -112,41 +112,6 @@ def stem(word: str) -> str:
     another story's better than 5 (fewer chance matches on 'inter', 'under').
     """
     return word[:STEM_CHARS]
-
-
-def overlap(part: str, whole_vocab: set[str]) -> float | None:
-    """Share of `part`'s content words (stemmed) found in `whole_vocab` (stemmed)."""
-    cw = {stem(w) for w in content_words(part)}
-    if not cw:
-        return None
-    return len(cw & whole_vocab) / len(cw)
-
-
-def stem_vocab(text: str) -> set[str]:
-    return {stem(w) for w in content_words(text)}
-
-
-def is_doubled(line: str) -> bool:
-    """'Melis AlemdarMelis Alemdar': a string glued to itself (scraped byline widgets)."""
-    n = len(line)
-    if n < 6 or n % 2:
-        return False
-    half = n // 2
-    return line[:half] == line[half:]
-
-
-def letters_share(line: str) -> float:
-    if not line:
-        return 0.0
-    return sum(ch.isalpha() for ch in line) / len(line)
-
-
-def upper_share(line: str) -> float:
-    """Share of upper-case letters among letters (1.0 for 'WORLD NEWS')."""
-    letters = [ch for ch in line if ch.isalpha()]
-    if not letters:
-        return 0.0
-    return sum(ch.isupper() for ch in letters) / len(letters)
 
 
 def title_case_share(line: str) -> float:

@@ -34,6 +34,8 @@ def pytest_configure(config):
         "GX_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+        # Suite verdicts are cached per session, not in the user's cache folder.
+        "CLEANWIRE_CACHE_DIR": os.path.join(_PREFECT_HOME, "cleanwire-cache"),
     })
     # Never talk to a server configured in the developer's shell: `prefect_api` starts our own.
     os.environ.pop("PREFECT_API_URL", None)
@@ -83,7 +85,9 @@ def run_etl(prefect_api):
     from flows.news_etl import news_etl
 
     def run(input_dir, output_dir, **overrides):
-        cfg = RunConfig(input=str(input_dir), output=str(output_dir), **overrides)
+        # In-process runs skip the Data Docs HTML (~0.7 s each) unless a test asks for it; the CLI
+        # tests run the real command, which renders them (tests/test_cli.py checks the site).
+        cfg = RunConfig(input=str(input_dir), output=str(output_dir), **{"data_docs": False, **overrides})
         return news_etl(config=cfg, return_state=True)
 
     return run

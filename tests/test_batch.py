@@ -65,7 +65,7 @@ def test_every_record_carries_the_hash_of_its_own_files_bytes(tmp_path):
         prev = content_hash(data) if name == "same.txt" else None
         refs.append(FileRef(name, str(p), len(data), 0, prev_hash=prev))
     refs.insert(2, FileRef("gone.txt", str(tmp_path / "gone.txt"), 0, 0, problem="vanished"))
-    records, status = batch.parse_files(refs, 10_000)
+    records, status = batch.read_and_parse(refs, 10_000)
     by_file = {}
     for r in records:
         by_file.setdefault(r["source_file"], []).append(r)

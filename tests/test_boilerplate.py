@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from cleanwire.ingest.lines import DROP_KINDS, classify_line, is_generic_label, is_prose
+from cleanwire.ingest.lines import DROP_KINDS, classify_line
+from cleanwire.rules.title_mismatch import is_generic_label
 from cleanwire.ingest.formats.text_dump import parse_page_dump
 from cleanwire.text import clean_line
 
@@ -112,7 +113,7 @@ def test_is_generic_label_refuses_headlines(line):
 
 
 def test_is_prose_refuses_a_headline_ending_in_a_question_mark():
-    assert not is_prose("Could a forgotten wheat help farmers cope with drier summers?")
+    assert classify_line("Could a forgotten wheat help farmers cope with drier summers?").kind != "prose"
 
 
 # ----------------------------------------------------------------- the body, without furniture

@@ -37,6 +37,13 @@ def test_cli_run_on_the_seeds(prefect_api, seeds_copy, out_dir):
         n = sum(code in issues for issues in qua["issues"])
         assert _table_count(proc.stdout, code) == n, code
     assert str(out_dir / "published" / "articles") in proc.stdout
+    # The Data Docs site of both suites, linked from the run's report.
+    docs = out_dir / "reports" / "data_docs"
+    assert (docs / "index.html").is_file()
+    for suite in ("articles", "batch"):
+        assert (docs / "expectations" / f"{suite}.html").is_file()
+        assert list((docs / "validations" / suite).rglob("*.html")), f"no validation page of {suite}"
+    assert "data_docs/index.html" in (out_dir / "reports" / "latest.html").read_text()
 
 
 def test_cli_missing_input_fails_in_one_line_before_any_prefect_work(tmp_path):

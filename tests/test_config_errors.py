@@ -222,3 +222,29 @@ def test_a_deployment_run_refuses_a_bad_suite_before_any_work(run_etl, tmp_path)
     assert "expect_column_values_to_be_awesome" in str(err.value)
     assert type(err.value).__name__ == "SuiteError"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_suite_verdict_is_kept_and_a_changed_suite_is_checked_again(tmp_path):
+    """The verdict on unchanged suites is reused (no child process); a changed suite is checked anew."""
+    import shutil
+
+    from cleanwire.checks import gx
+    from cleanwire.config import DEFAULT_SUITES
+    from cleanwire.errors import SuiteError
+
+    suites = tmp_path / "suites"
+    shutil.copytree(DEFAULT_SUITES, suites)
+    gx.check_suites(suites)                                   # checked in a child, verdict kept on disk
+    key = gx.verdict_key(suites, None)
+    assert (gx.verdict_cache() / f"{key}.json").is_file()
+    gx._CHECKS.clear()                                        # as a new process would start
+    assert gx.start_suite_check(suites).done()                # the kept verdict: no child started
+    gx.check_suites(suites)
+
+    rows = suites / "articles.json"
+    rows.write_text(rows.read_text().replace('"min_value": 20', '"min_value": 200, "max_value": 10'))
+    with pytest.raises(SuiteError, match="min_value 200 is above max_value 10"):
+        gx.check_suites(suites)
+    gx._CHECKS.clear()
+    with pytest.raises(SuiteError, match="min_value 200 is above max_value 10"):  # the refusal is kept too
+        gx.check_suites(suites)

@@ -89,7 +89,7 @@ def test_crlf_text_is_decoded_and_parsed_like_lf_text():
 def test_empty_or_blank_file_is_an_error(data, reason):
     d = decode_bytes(data)
     assert d.text is None
-    assert reason in d.error
+    assert reason in d.error.message
 
 
 @pytest.mark.parametrize("magic, name", [
@@ -100,7 +100,7 @@ def test_binary_magic_is_an_error(magic, name):
     payload = magic + random.Random(7).randbytes(500)
     d = decode_bytes(payload)
     assert d.text is None
-    assert name in d.error
+    assert name in d.error.message
 
 
 def test_binary_file_with_a_text_extension_gives_an_unreadable_record():

@@ -337,7 +337,7 @@ def huge_file(hostile_input) -> Path:
 
 @pytest.mark.parametrize("cap", [DEFAULT_CAP, 1000])
 def test_read_capped_never_holds_more_than_the_cap(huge_file, cap):
-    from cleanwire.ingest.batch import read_capped
+    from cleanwire.ingest.read import read_capped
 
     assert huge_file.stat().st_size == HUGE_SIZE
     tracemalloc.start()
@@ -347,8 +347,8 @@ def test_read_capped_never_holds_more_than_the_cap(huge_file, cap):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert data is None and "size cap" in err
-    assert f"{cap / 1e6:g} MB" in err
+    assert data is None and err.reason == "too_large" and "size cap" in err.message
+    assert f"{cap / 1e6:g} MB" in err.message
     assert peak <= cap + 1 + 256 * 1024, f"read_capped held {peak} bytes for a cap of {cap}"
 
 
@@ -356,7 +356,7 @@ def test_read_capped_reads_at_most_cap_plus_one_bytes(huge_file, monkeypatch):
     """The bytes asked of the file: never the whole 50 MB."""
     import io
 
-    from cleanwire.ingest import batch
+    from cleanwire.ingest import read
 
     asked: list[int] = []
     real_fdopen = os.fdopen
@@ -371,22 +371,22 @@ def test_read_capped_reads_at_most_cap_plus_one_bytes(huge_file, monkeypatch):
             return Spy(io.FileIO(fd, "r"))
         return real_fdopen(fd, mode, *a, **kw)
 
-    monkeypatch.setattr(batch.os, "fdopen", spy_fdopen)
-    data, err = batch.read_capped(str(huge_file), DEFAULT_CAP)
+    monkeypatch.setattr(read.os, "fdopen", spy_fdopen)
+    data, err = read.read_capped(str(huge_file), DEFAULT_CAP)
     assert data is None and err
     assert asked and all(0 <= n <= DEFAULT_CAP + 1 for n in asked), asked
-    ok, err = batch.read_capped(str(huge_file), HUGE_SIZE)
+    ok, err = read.read_capped(str(huge_file), HUGE_SIZE)
     assert err is None and len(ok) == HUGE_SIZE  # at the cap exactly: read in full
 
 
 def test_size_cap_boundary(tmp_path):
-    from cleanwire.ingest.batch import read_capped
+    from cleanwire.ingest.read import read_capped
 
     p = tmp_path / "f.txt"
     p.write_bytes(b"a" * 1000)
     assert read_capped(str(p), 1000) == (b"a" * 1000, None)
     data, err = read_capped(str(p), 999)
-    assert data is None and "size cap" in err
+    assert data is None and "size cap" in err.message
 
 
 # ------------------------------------------------------------------ 3. input safety
@@ -591,7 +591,7 @@ def test_nothing_is_written_inside_the_input_or_next_to_it(unsafe_run):
 
 def test_read_capped_refuses_a_symlink(tmp_path):
     """Defence in depth: the reader itself never follows a link (O_NOFOLLOW)."""
-    from cleanwire.ingest.batch import read_capped
+    from cleanwire.ingest.read import read_capped
 
     target = h.write(tmp_path, "target.txt", "some text")
     (tmp_path / "link.txt").symlink_to(target)
@@ -600,7 +600,7 @@ def test_read_capped_refuses_a_symlink(tmp_path):
 
 
 def test_read_capped_does_not_block_on_a_fifo(tmp_path):
-    from cleanwire.ingest.batch import read_capped
+    from cleanwire.ingest.read import read_capped
 
     fifo = tmp_path / "was_a_file.txt"
     os.mkfifo(fifo)

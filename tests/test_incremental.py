@@ -274,7 +274,7 @@ def test_rerun_without_change_does_no_work(run_etl, raw_dir, out_dir):
     assert h.summary_json(out_dir)["files"]["processed"] == 0
     # no work: the flow never parsed, checked or published anything
     names = _task_names(s2["flow_run_id"])
-    assert "report" in names, names
+    assert "discover" in names, names
     assert not {"parse-batch", "checks", "publish"} & set(names), names
     assert not (out_dir / ".cleanwire" / "work" / s2["run_id"]).exists()
 
@@ -399,7 +399,7 @@ def test_rollback_without_an_earlier_version_is_refused(run_etl, raw_dir, out_di
     h.write_clean_articles(raw_dir, [1210])
     _ok(run_etl(raw_dir, out_dir))
     target = h.current_target(out_dir)
-    from cleanwire.publish.store import StoreError
+    from cleanwire.errors import StoreError
 
     with pytest.raises(StoreError):
         Store(out_dir).rollback()

@@ -33,7 +33,7 @@ def test_the_suites_are_checked_without_importing_great_expectations_here():
 
     repo = Path(__file__).resolve().parents[1]
     code = ("import sys; from pathlib import Path\n"
-            "from cleanwire.checks.gx import SuiteError, check_suites\n"
+            "from cleanwire.checks.gx import check_suites\nfrom cleanwire.errors import SuiteError\n"
             "check_suites(Path(sys.argv[1]))\n"
             "print('imported' if 'great_expectations' in sys.modules else 'not imported')\n"
             "try:\n    check_suites(Path(sys.argv[2]))\nexcept SuiteError as e:\n    print('refused:', e)\n")
@@ -52,8 +52,9 @@ cli._env_defaults()                      # what every cleanwire command does fir
 import polars                            # polars reads (and rewrites) the variable at import
 print("flow:", os.environ.get("_RJEM_MALLOC_CONF"))
 from cleanwire.config import RunConfig
+from cleanwire.runner import plan_runner
 from flows.news_etl import task_runner_for
-task_runner_for(RunConfig(input=sys.argv[1], output=sys.argv[2], processes=2), 3)
+task_runner_for(plan_runner(RunConfig(input=sys.argv[1], output=sys.argv[2], processes=2), 3))
 ctx = mp.get_context("spawn")            # how the process pool starts its workers
 with ctx.Pool(1) as pool:
     print("worker:", pool.apply(os.getenv, ("_RJEM_MALLOC_CONF",)))

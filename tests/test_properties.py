@@ -174,7 +174,7 @@ def test_batch_pass_equals_file_by_file(items):
 @settings(max_examples=40, **SETTINGS)
 @given(items=st.lists(files, min_size=0, max_size=6, unique_by=lambda f: f[0]))
 def test_build_frame_never_raises_and_keeps_every_record(items):
-    from cleanwire.rules import features
+    from cleanwire import rules as features
     from cleanwire.ingest.batch import build_frame
     from cleanwire.ingest.parse import parse_files
     from cleanwire.types import CONTRACT, PARSED
@@ -205,11 +205,12 @@ _CODES = st.lists(st.sampled_from(list(h.ISSUE_CODES)), unique=True, max_size=3)
 @settings(max_examples=30, **SETTINGS)
 @given(items=st.lists(files, min_size=1, max_size=5, unique_by=lambda f: f[0]), data=st.data())
 def test_finalised_rows_conform_to_the_output_contract(items, data):
+    from cleanwire import rules
     from cleanwire.checks import dedup
     from cleanwire.ingest.batch import build_frame
     from cleanwire.ingest.parse import parse_files
-    from cleanwire.publish.tables import QUARANTINE, PUBLISHED, _arrow_schema, finalise
-    from cleanwire.types import CONTRACT, OUTPUT, conform
+    from cleanwire.publish.tables import QUARANTINE, PUBLISHED, Explain, _arrow_schema, finalise
+    from cleanwire.types import CONTRACT, FILLED_FROM, OUTPUT, conform
 
     records = [r for recs in parse_files(items) for r in recs]
     assume(len({r["source_path"] for r in records}) == len(records))
@@ -221,17 +222,20 @@ def test_finalised_rows_conform_to_the_output_contract(items, data):
 
     ids = batch["article_id"].to_list()
     unreadable = set(batch.filter(pl.col("read_error").is_not_null())["article_id"].to_list())
-    issues = [["unreadable"] if a in unreadable else data.draw(_CODES) for a in ids]
+    issues = pl.Series("issues", [["unreadable"] if a in unreadable else sorted(data.draw(_CODES)) for a in ids],
+                       dtype=pl.List(pl.String))
     decisions = pl.DataFrame({
         "article_id": ids,
         "duplicate_of": [data.draw(st.none() | st.sampled_from(ids)) for _ in ids],
+        "duplicate_share": [data.draw(st.none() | st.floats(0.6, 1.0)) for _ in ids],
+        "filled_from": pl.Series([[]] * len(ids), dtype=FILLED_FROM),
         **{f"fill_{f}": pl.Series([None] * len(ids), dtype=pl.Date if f == "published_date" else pl.String)
            for f in dedup.MERGED_FIELDS},
-        "issues": pl.Series(issues, dtype=pl.List(pl.String)),
-        "detail": ["; ".join(f"{c}: why" for c in i) or None for i in issues],
+        "issues": issues,
+        "reasons": batch.with_columns(issues).select(rules.reasons())["reasons"],  # as the checks decide them
     })
     gate_ok = data.draw(st.booleans())
-    f = finalise(batch, decisions, gate_ok, "2026-11")
+    f = finalise(batch, decisions, gate_ok, "2026-11", Explain({}, {"body_words": (20, None)}, "gate: too bad"))
     assert f.height == batch.height, "finalise lost or added rows"
     for (dataset, extra), spec in (((("published", {"year": pl.Int32, "month": pl.Int8})), PUBLISHED),
                                    ((("quarantine", {"ingested": pl.String})), QUARANTINE)):
@@ -249,6 +253,8 @@ def test_finalised_rows_conform_to_the_output_contract(items, data):
         else:
             assert all(len(i) > 0 for i in out["issues"]), "a quarantined row without an issue"
             assert out["detail"].is_not_null().all(), "a quarantined row without a detail"
+            for codes, reasons in zip(out["issues"], out["reasons"]):
+                assert len(reasons) == len(codes) and all(r.split("/")[0] in codes for r in reasons), (codes, reasons)
     assert f.filter(pl.col("dataset") == "published").height + f.filter(pl.col("dataset") == "quarantine").height \
         == f.height
     if not gate_ok:

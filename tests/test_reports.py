@@ -32,7 +32,7 @@ def test_drift_alarm_holds_a_batch_whose_source_lost_its_dates(run_etl, raw_dir,
     assert run_etl(raw_dir, out_dir).is_completed()
     published_before = h.published(out_dir).height
     _batch(raw_dir, 3, wire_broken=True)
-    state = run_etl(raw_dir, out_dir)
+    state = run_etl(raw_dir, out_dir, data_docs=True)
 
     assert state.is_failed()
     message = state.message or ""

@@ -2,7 +2,7 @@
 and whether the headline belongs to the body (`title_body_score`).
 
 Titles come from `parse_page_dump`; the title/body score is measured by
-`features.add_features` on a frame built the way a batch builds it
+`rules.add_features` on a frame built the way a batch builds it
 (`batch.build_frame` over `parse.parse_file` records). All articles are
 invented for these tests.
 """

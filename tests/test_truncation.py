@@ -1,7 +1,7 @@
 """Truncated bodies: the parser's `cut_marker` and the `ends_cleanly` feature (truncated_body).
 
 Most tests go the way a batch does: `parse_file` -> `build_frame` (which runs
-`features.add_features`); a few give `add_features` a hand-made row to pin the
+`rules.add_features`); a few give `add_features` a hand-made row to pin the
 feature's own rule. Articles are invented for these tests.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from cleanwire.ingest.batch import build_frame
-from cleanwire.rules.features import add_features
+from cleanwire.rules import add_features
 from cleanwire.ingest.parse import parse_file
 from cleanwire.types import PARSED, conform
 
@@ -87,7 +87,7 @@ def test_body_ending_in_an_ellipsis_is_truncated(ellipsis):
 def test_chars_stub_is_truncated_and_the_text_before_it_is_kept():
     cut = LAST[: LAST.index("the operator's")] + "the oper… [+1234 chars]"
     row = parsed(page(FIRST_THREE + "\n\n" + cut))
-    assert row["cut_marker"] == "chars"
+    assert row["cut_marker"] == "chars_stub"
     assert row["ends_cleanly"] is False
     assert "[+1234 chars]" not in row["body"]
     assert row["body"].startswith(PARAGRAPHS[0])
@@ -96,7 +96,7 @@ def test_chars_stub_is_truncated_and_the_text_before_it_is_kept():
 
 def test_chars_stub_on_its_own_line_is_truncated():
     row = parsed(page(FIRST_THREE + "\n\n[+1234 chars]"))
-    assert row["cut_marker"] == "chars"
+    assert row["cut_marker"] == "chars_stub"
     assert row["ends_cleanly"] is False
     assert row["body"] == FIRST_THREE
 
@@ -106,7 +106,7 @@ def test_chars_stub_in_a_feed_record_is_truncated_and_the_text_before_it_is_kept
     line = json.dumps({"title": "Night trains return to the northern line", "publishedAt": "2023-06-17T08:00:00Z",
                        "content": content})
     row = build_frame(parse_file("feed.jsonl", line.encode()), "t").row(0, named=True)
-    assert row["cut_marker"] == "chars"
+    assert row["cut_marker"] == "chars_stub"
     assert row["ends_cleanly"] is False
     assert row["body"] == PARAGRAPHS[0] + " The operator has bought eight refurbished"
 

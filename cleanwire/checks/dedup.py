@@ -29,14 +29,15 @@ import numpy as np
 import polars as pl
 
 SHINGLE = 3
-HEAD_WORDS = 50
+HEAD_WORDS = 50       # a lede: what a snippet or a cut copy keeps of its article
 MAX_WORDS = 400       # shingles of the first 400 words: enough to tell articles apart, and bounded work
+MIN_WORDS = 8         # a shorter text (a headline, a stub) matches too much by chance: never a copy
 NUM_PERM = 64
 BANDS = 16            # 16 bands x 4 rows over `sig`
 NUM_PERM_HEAD = 48
 BANDS_HEAD = 16       # 16 bands x 3 rows over `sig_head`
 BAND_COLUMNS = [f"band_{i:02d}" for i in range(BANDS + BANDS_HEAD)]
-WORD_PATTERN = r"[^\W_]+"
+TOKEN_PATTERN = r"[^\W_]+"  # letter/digit runs (not text.WORD_PATTERN: signatures must not change)
 _PRIME = np.uint64(1099511628211)   # FNV prime: mixes the rows of a band into one key
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: mixes 3 word hashes into a shingle
 _CHUNK = 1 << 14                     # shingles per numpy block (memory: chunk x num_perm x 4 B)
@@ -156,7 +157,7 @@ class Shingles:
     @staticmethod
     def tokens(bodies: list[str | None] | pl.Series) -> pl.Series:
         return (pl.Series("body", bodies, dtype=pl.String).str.to_lowercase()
-                .str.extract_all(WORD_PATTERN).fill_null([]).list.head(MAX_WORDS))
+                .str.extract_all(TOKEN_PATTERN).fill_null([]).list.head(MAX_WORDS))
 
     def share_in(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Exact |A∩B| / |A| for doc pairs (a, b): A's keys looked up among B's."""
@@ -179,7 +180,7 @@ class Shingles:
 _LOOKUPS = 1 << 22   # shingles looked up at a time by the exact check (~100 MB of temporaries)
 
 
-def signature_frame(article_ids: list[str], bodies: list[str | None], min_words: int = 8) -> pl.DataFrame:
+def signature_frame(article_ids: list[str], bodies: list[str | None], min_words: int = MIN_WORDS) -> pl.DataFrame:
     """Per record with at least `min_words` words: `n_shingles`, `sig`, `sig_head`, one UInt32 column per band."""
     tokens = Shingles.tokens(bodies)
     keep = np.flatnonzero((tokens.list.len() >= min_words).to_numpy())
@@ -356,6 +357,7 @@ def copies(pairs: pl.DataFrame, table: SignatureTable, shingles, th: DedupThresh
     """
     member_first = pairs.select(pl.col("b").alias("a"), pl.col("a").alias("b"))
     est, err = share_estimate(member_first, table)
+    pairs = pairs.with_columns(pl.Series("share", est, dtype=pl.Float64))
     sure = pairs.filter(pl.Series(est - SURE * err >= th.min_containment))
     unsure = pairs.filter(pl.Series((est - SURE * err < th.min_containment) & (est + SURE * err >= th.min_containment)))
     if unsure.height == 0:
@@ -363,7 +365,8 @@ def copies(pairs: pl.DataFrame, table: SignatureTable, shingles, th: DedupThresh
     rows = np.unique(np.concatenate([unsure["a"].to_numpy(), unsure["b"].to_numpy()])).astype(np.int64)
     share = shingles(rows).share_in(np.searchsorted(rows, unsure["b"].to_numpy()),
                                     np.searchsorted(rows, unsure["a"].to_numpy()))
-    return pl.concat([sure, unsure.filter(pl.Series(share >= th.min_containment))])
+    counted = unsure.with_columns(pl.Series("share", share, dtype=pl.Float64))
+    return pl.concat([sure, counted.filter(pl.col("share") >= th.min_containment)])
 
 
 # ------------------------------------------------------------------ stars
@@ -401,13 +404,17 @@ def star_centers(better: np.ndarray, worse: np.ndarray, n: int) -> np.ndarray:
     return center
 
 
-def star_groups(pairs: pl.DataFrame, position: np.ndarray, ids: pl.Series) -> pl.DataFrame:
-    """article_id -> group_id (its center's article_id) for every record of a star with two or more members.
+GROUPS_SCHEMA = {"article_id": pl.String, "group_id": pl.String, "share": pl.Float64}
 
-    `pairs`: (a, b) rows, a better-ranked than b and b a copy of a.
+
+def star_groups(pairs: pl.DataFrame, position: np.ndarray, ids: pl.Series) -> pl.DataFrame:
+    """article_id -> group_id (its center's article_id) for every record of a star with two or more members,
+    and `share`: how much of a member's text is in its center (null for the center).
+
+    `pairs`: (a, b, share) rows, a better-ranked than b and b a copy of a.
     """
     if pairs.height == 0:
-        return pl.DataFrame(schema={"article_id": pl.String, "group_id": pl.String})
+        return pl.DataFrame(schema=GROUPS_SCHEMA)
     better, worse = position[pairs["a"].to_numpy()], position[pairs["b"].to_numpy()]
     nodes = np.unique(np.concatenate([better, worse]))          # positions that take part
     local_b, local_w = np.searchsorted(nodes, better), np.searchsorted(nodes, worse)
@@ -415,8 +422,11 @@ def star_groups(pairs: pl.DataFrame, position: np.ndarray, ids: pl.Series) -> pl
     row_at = np.empty(position.max() + 1, dtype=np.int64)
     row_at[position[position >= 0]] = np.flatnonzero(position >= 0)
     in_star = np.isin(nodes, center[center != nodes]) | (center != nodes)
-    return pl.DataFrame({"article_id": ids.gather(row_at[nodes[in_star]]),
-                         "group_id": ids.gather(row_at[center[in_star]])})
+    stars = pl.DataFrame({"a": row_at[center[in_star]], "b": row_at[nodes[in_star]]})
+    shares = pairs.select(pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64), "share").unique(["a", "b"])
+    stars = stars.join(shares, on=["a", "b"], how="left", maintain_order="left")  # a center has no pair with itself
+    return pl.DataFrame({"article_id": ids.gather(stars["b"]), "group_id": ids.gather(stars["a"]),
+                         "share": stars["share"]})
 
 
 # ------------------------------------------------------------------ the whole step
@@ -436,7 +446,7 @@ def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThre
     rows = np.unique(np.concatenate([c.pairs["a"].to_numpy(), c.pairs["b"].to_numpy(),
                                      c.crowds["row"].to_numpy()])).astype(np.int64)
     if len(rows) == 0:
-        return pl.DataFrame(schema={"article_id": pl.String, "group_id": pl.String})
+        return pl.DataFrame(schema=GROUPS_SCHEMA)
     table = SignatureTable.of(rows, signatures(ids.gather(rows)), bands.height)
     maybe = possible(c.pairs, table, th)
     members = np.unique(np.concatenate([maybe["a"].to_numpy(), maybe["b"].to_numpy(),
@@ -453,22 +463,6 @@ def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThre
     oriented = pl.DataFrame({"a": np.where(a < b, maybe["a"], maybe["b"]), "b": np.where(a < b, maybe["b"], maybe["a"])})
     found = copies(oriented, table, lambda r: Shingles.of_bodies(bodies(ids.gather(r))), th)
     return star_groups(found, position, ids)
-
-
-def find_groups(bodies: pl.DataFrame, th: DedupThresholds) -> pl.DataFrame:
-    """near_duplicates over a frame of article_id and body, preferring the longer copy (tests, small tools)."""
-    sigs = signature_frame(bodies["article_id"].to_list(), bodies["body"].to_list())
-    def rank(ids: pl.Series) -> pl.Series:
-        return (sigs.filter(pl.col("article_id").is_in(ids.implode()))
-                .sort(["n_shingles", "article_id"], descending=[True, False])["article_id"])
-
-    def signatures(ids: pl.Series) -> pl.DataFrame:
-        return pl.DataFrame({"article_id": ids}).join(sigs, on="article_id", how="left", maintain_order="left")
-
-    def texts(ids: pl.Series) -> pl.Series:
-        return pl.DataFrame({"article_id": ids}).join(bodies, on="article_id", how="left", maintain_order="left")["body"]
-
-    return near_duplicates(sigs.select("article_id", *BAND_COLUMNS), signatures, texts, rank, th)
 
 
 # Issues a copy may have and still be the published one, taking the field from a duplicate.
@@ -500,14 +494,16 @@ def choose_canonical(members: pl.DataFrame) -> pl.DataFrame:
     best copy by `preference_order`, is published when it is already published
     or its only issues are missing fields that another copy of its group has;
     otherwise no copy is (each keeps its own issues). Returns article_id,
-    group_id, canonical_id (null when none) and the merged field values.
+    group_id, canonical_id (null when none), the merged field values (fill_*)
+    and the copies that hold them (donor_*).
     """
     ranked = preference_order(members)
     center = ranked.filter(pl.col("article_id") == pl.col("group_id"))
     # Values to fill on the canonical copy: the first non-null among the copies whose headline is their own.
     good = ranked.filter(~pl.col("own_issues").list.contains("title_mismatch"))
     fills = good.group_by("group_id", maintain_order=True).agg(
-        [pl.col(f).drop_nulls().first().alias(f"fill_{f}") for f in MERGED_FIELDS])
+        [pl.col(f).drop_nulls().first().alias(f"fill_{f}") for f in MERGED_FIELDS]
+        + [pl.col("article_id").filter(pl.col(f).is_not_null()).first().alias(f"donor_{f}") for f in MERGED_FIELDS])
     unfixable = pl.col("own_issues").list.set_difference(pl.lit(list(FILLABLE))).list.len() > 0
     cannot_fill = pl.any_horizontal([pl.col("own_issues").list.contains(code) & pl.col(f"fill_{field}").is_null()
                                      for code, field in FILLABLE.items()])

@@ -15,6 +15,7 @@ loads fewer expectations than its file lists is an error, never a silent pass.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -23,10 +24,10 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanwire.config import ConfigError
-from cleanwire.rules.features import RUN_COLUMNS
+from cleanwire.errors import SuiteError
+from cleanwire.rules import RUN_COLUMNS
 from cleanwire.memory import release_free_memory
-from cleanwire.report.metrics import DRIFT_METRICS
+from cleanwire.checks.drift import DRIFT_METRICS
 
 ROW_SUITE = "articles.json"
 BATCH_SUITE = "batch.json"
@@ -35,10 +36,6 @@ BATCH_SUITE = "batch.json"
 RESULT_FORMAT = {"result_format": "COMPLETE", "exclude_unexpected_values": True,
                  "return_unexpected_index_query": False}
 SEVERITIES = ("critical", "warning", "info")
-
-
-class SuiteError(ConfigError):
-    """An expectation suite file cannot be used."""
 
 
 @dataclass
@@ -163,7 +160,7 @@ def load_suites(suites_dir: Path, max_quarantined_share: float | None = None) ->
 
 # ------------------------------------------------------------------ checking suites at start-up
 
-_CHECKS: dict[tuple, object] = {}  # (suites dir, files' stat, override) -> Future of the check
+_CHECKS: dict[str, object] = {}  # verdict key -> Future of the check
 
 
 def start_suite_check(suites_dir: Path, max_quarantined_share: float | None = None):
@@ -176,20 +173,62 @@ def start_suite_check(suites_dir: Path, max_quarantined_share: float | None = No
     the suites are checked in a child process that exits when done, while
     the caller goes on (starting the API, walking the input). The same check of
     the same files is started once per process (the CLI starts it, the flow
-    then finds it).
+    then finds it), and its verdict is kept on disk (`verdict_cache`): a
+    scheduled run whose suites did not change starts no child at all.
     """
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     d = Path(suites_dir).resolve()
-    stats = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else (f.name,)
-                  for f in (d / ROW_SUITE, d / BATCH_SUITE))
-    key = (str(d), stats, max_quarantined_share)
+    key = verdict_key(d, max_quarantined_share)
     if key not in _CHECKS:
-        pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-        _CHECKS[key] = pool.submit(suite_problem, d, max_quarantined_share)
-        pool.shutdown(wait=False)  # the child exits once the check is done
+        cached = _cached_verdict(key)
+        if cached is not None:
+            _CHECKS[key] = done = Future()
+            done.set_result(cached["problem"])
+        else:
+            pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+            _CHECKS[key] = pool.submit(suite_problem, d, max_quarantined_share)
+            pool.shutdown(wait=False)  # the child exits once the check is done
     return _CHECKS[key]
+
+
+def verdict_key(suites_dir: Path, max_quarantined_share: float | None) -> str:
+    """What a verdict depends on: the suite files' bytes, the override, the columns the checks
+    compute, the GX version, and the loading rules (this module's code)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for f in (suites_dir / ROW_SUITE, suites_dir / BATCH_SUITE):
+        digest.update(f.name.encode() + b"\0" + (f.read_bytes() if f.is_file() else b"<missing>") + b"\0")
+    digest.update(repr((max_quarantined_share, sorted(ROW_COLUMNS), sorted(BATCH_COLUMNS),
+                        version("great_expectations"))).encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def verdict_cache() -> Path:
+    """Where suite verdicts are kept: $CLEANWIRE_CACHE_DIR, else the user's cache folder."""
+    base = os.environ.get("CLEANWIRE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cleanwire")
+    return Path(base) / "suite-verdicts"
+
+
+def _cached_verdict(key: str) -> dict | None:
+    try:
+        return json.loads((verdict_cache() / f"{key}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _keep_verdict(key: str, problem: str | None) -> None:
+    """Best effort: a cache that cannot be written (a read-only home) only costs the next run a check."""
+    from cleanwire.paths import write_json
+
+    try:
+        write_json(verdict_cache() / f"{key}.json", {"problem": problem})
+    except OSError:
+        pass
 
 
 def suite_problem(suites_dir: Path, max_quarantined_share: float | None = None) -> str | None:
@@ -204,18 +243,20 @@ def suite_problem(suites_dir: Path, max_quarantined_share: float | None = None) 
 def check_suites(suites_dir: Path, max_quarantined_share: float | None = None) -> None:
     """Raise SuiteError if the suites cannot be used (waits for start_suite_check's child)."""
     future = start_suite_check(suites_dir, max_quarantined_share)
+    key = next(k for k, f in _CHECKS.items() if f is future)
     try:
         problem = future.result()
     except Exception:
         # The child itself failed (killed, out of memory): not a verdict on the suites; a later run checks again.
-        for key in [k for k, f in _CHECKS.items() if f is future]:
-            del _CHECKS[key]
+        del _CHECKS[key]
         raise
+    if _cached_verdict(key) is None:
+        _keep_verdict(key, problem)
     if problem:
         raise SuiteError(problem)
 
 
-# The columns of the frames the suites run on (checks.NARROW plus duplicate_of; checks.batch_frame).
+# The columns of the frames the suites run on (checks.run.NARROW plus duplicate_of; checks.run.batch_frame).
 ROW_COLUMNS = {*RUN_COLUMNS, "duplicate_of"}
 BATCH_COLUMNS = {"article_id", "source_file", "word_count", "is_quarantined", "source",
                  *[d for _, d, _ in DRIFT_METRICS]}
@@ -357,12 +398,12 @@ def to_pandas_for_gx(df: pl.DataFrame):
 
 
 def issues_frame(validation: Validation, article_ids: pl.Series) -> pl.DataFrame:
-    """article_id -> sorted list of issue codes (critical failures) and a detail text, row for row.
+    """article_id -> sorted list of issue codes (critical failures), row for row with `article_ids`.
 
     One row per id of `article_ids`, in their order: the caller can put the
-    columns beside its frame (hstack) instead of joining a copy of it.
-
-    Warning-severity expectations are reported in the validation result, not here.
+    column beside its frame (hstack) instead of joining a copy of it. Why each
+    code was raised is the rules' to say (rules.reasons). Warning-severity
+    expectations are reported in the validation result, not here.
     """
     failing = []
     for f in validation.failures:
@@ -372,29 +413,38 @@ def issues_frame(validation: Validation, article_ids: pl.Series) -> pl.DataFrame
             failing.append(f)
     base = pl.DataFrame({"article_id": article_ids})
     if not failing:
-        return base.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("issues"),
-                                 pl.lit(None, dtype=pl.String).alias("detail"))
-    # Each record's failed (code, message) pairs as one bit mask; its issue list and detail text
-    # come from the few distinct masks of the run. Building a code and a message string per
-    # failing row instead cost ~0.25 KB per record at the peak of the checks (measured: +82 MB
-    # at 300k). A pair, not a code, per bit: two expectations may share a code, and a record's
-    # detail names the one it failed (the first in the suite's order, if both).
-    pairs = list(dict.fromkeys((f.issue_code, f.message) for f in failing))
-    if len(pairs) > 64:
-        raise SuiteError(f"the row suite's failing expectations give {len(pairs)} distinct issue codes and "
-                         "messages; at most 64 are supported")
-    bit = {p: 1 << i for i, p in enumerate(pairs)}
+        return base.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("issues"))
+    # Each record's codes as one bit mask, its list from the few distinct masks of the run: a
+    # string list built per failing row cost ~0.25 KB per record at the checks' peak (measured:
+    # +82 MB at 300k).
+    codes = sorted({f.issue_code for f in failing})
+    if len(codes) > 64:
+        raise SuiteError(f"the row suite raises {len(codes)} distinct issue codes; at most 64 are supported")
+    bit = {c: 1 << i for i, c in enumerate(codes)}
     hits = pl.concat([pl.DataFrame({"article_id": f.article_ids.cast(pl.String)})
-                      .with_columns(pl.lit(bit[f.issue_code, f.message], dtype=pl.UInt64).alias("mask"))
+                      .with_columns(pl.lit(bit[f.issue_code], dtype=pl.UInt64).alias("mask"))
                       for f in failing])
-    masks = hits.unique().group_by("article_id").agg(pl.col("mask").sum())  # unique: a pair raised twice counts once
+    masks = hits.unique().group_by("article_id").agg(pl.col("mask").sum())  # unique: a code raised twice counts once
     combos = masks["mask"].unique().sort().to_list()
-    why = [{c: m for (c, m), b in reversed(bit.items()) if mask & b} for mask in combos]  # code -> first message
-    texts = pl.DataFrame({
-        "mask": pl.Series(combos, dtype=pl.UInt64),
-        "issues": pl.Series([sorted(w) for w in why], dtype=pl.List(pl.String)),
-        "detail": pl.Series(["; ".join(f"{c}: {w[c]}" for c in sorted(w)) for w in why], dtype=pl.String),
-    })
+    lists = pl.DataFrame({"mask": pl.Series(combos, dtype=pl.UInt64),
+                          "issues": pl.Series([[c for c in codes if m & bit[c]] for m in combos],
+                                              dtype=pl.List(pl.String))})
     return (base.join(masks, on="article_id", how="left", maintain_order="left")
-            .join(texts, on="mask", how="left", maintain_order="left").drop("mask")
+            .join(lists, on="mask", how="left", maintain_order="left").drop("mask")
             .with_columns(pl.col("issues").fill_null(pl.lit([], dtype=pl.List(pl.String)))))
+
+
+def suite_messages(suite: SuiteFile) -> dict[str, str]:
+    """issue code -> the message of the suite's first expectation raising it (for codes no rule explains)."""
+    out: dict[str, str] = {}
+    for e in suite.raw["expectations"]:
+        meta = e.get("meta") or {}
+        if meta.get("issue_code"):
+            out.setdefault(meta["issue_code"], meta.get("message") or e["type"])
+    return out
+
+
+def suite_limits(suite: SuiteFile) -> dict[str, tuple[float | None, float | None]]:
+    """feature column -> (min_value, max_value) of the suite's expectations on it (shown as evidence)."""
+    return {e["kwargs"]["column"]: (e["kwargs"].get("min_value"), e["kwargs"].get("max_value"))
+            for e in suite.raw["expectations"] if "column" in e.get("kwargs", {})}

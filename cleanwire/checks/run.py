@@ -2,8 +2,8 @@
 
 Input is the narrow frame of the run (ids, fields without bodies, features)
 and the batch files holding the LSH bands and signatures; output is one
-decision per record: its issue codes, their detail, `duplicate_of`, and the
-fields a published copy takes from its duplicates.
+decision per record: its issue codes and their fine reasons (rules/),
+`duplicate_of`, and the fields a published copy takes from its duplicates.
 
 Order: the duplicate groups are found; a first pass of the row suite gives
 each of their members its own issues; each group then picks the copy to
@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from cleanwire import rules
 from cleanwire.checks import dedup
-from cleanwire.report import metrics
-from cleanwire.rules.features import RUN_COLUMNS
-from cleanwire.report.html import quarantined_sample
+from cleanwire.checks.drift import drift
 from cleanwire.checks.gx import SuiteFile, Validation, Validator, issues_frame
+from cleanwire.report import metrics
+from cleanwire.rules import RUN_COLUMNS
+from cleanwire.types import FILLED_FROM
 
 NARROW = RUN_COLUMNS
 MERGED = dedup.MERGED_FIELDS
@@ -31,14 +33,12 @@ _FIELDS = ["article_id", "source_path", "word_count", "title_body_score", *MERGE
 
 @dataclass
 class RunChecks:
-    decisions: pl.DataFrame      # article_id, issues, detail, fill_row (the record's row of `fills`, or null)
-    fills: pl.DataFrame          # duplicate_of and fill_* columns of the duplicate groups' members only
+    decisions: pl.DataFrame      # article_id, issues, reasons, fill_row (the record's row of `fills`, or null)
+    fills: pl.DataFrame          # duplicate_of, duplicate_share, filled_from, fill_* of the groups' members only
     rows: Validation             # final row-suite validation
     batch: Validation            # batch-suite validation (the gate)
     groups: int                  # duplicate groups found
-    metrics: pl.DataFrame        # metrics.run_metrics of the run's records (per source folder), to be relabelled
-    sample: pl.DataFrame         # html_report.quarantined_sample of the run's records
-    word_counts: pl.Series       # the body length of every record (the report's chart)
+    metrics: pl.DataFrame        # metrics.run_metrics of the run's records (per source folder): the drift's input
     drift: pl.DataFrame          # per source folder: drift against its history
 
     @property
@@ -149,24 +149,32 @@ def _own_issues(frame: pl.DataFrame, validation: Validation) -> pl.DataFrame:
 
 
 def resolve_groups(groups: pl.DataFrame, members: pl.DataFrame | None) -> pl.DataFrame:
-    """article_id -> duplicate_of and fill_* values for the copy to publish (this run's records)."""
-    empty = pl.DataFrame(schema={"article_id": pl.String, "duplicate_of": pl.String,
-                                 **{f"fill_{f}": t for f, t in _MERGED_TYPES.items()},
+    """article_id -> duplicate_of, duplicate_share, and for the copy to publish the fill_* values
+    and `filled_from` (which field came from which copy), for this run's records."""
+    empty = pl.DataFrame(schema={"article_id": pl.String, "duplicate_of": pl.String, "duplicate_share": pl.Float64,
+                                 "filled_from": FILLED_FROM, **{f"fill_{f}": t for f, t in _MERGED_TYPES.items()},
                                  "fill_title_body_score": pl.Float64})
     if groups.height == 0 or members is None:
         return empty
     members = groups.join(members, on="article_id", how="inner")
-    chosen = dedup.choose_canonical(members)
+    chosen = dedup.choose_canonical(members.drop("share"))
     donor_score = (members.join(chosen.select("article_id", "fill_title"), on="article_id")
                    .filter(pl.col("title") == pl.col("fill_title"))
                    .group_by("group_id").agg(pl.col("title_body_score").max().alias("fill_title_body_score")))
-    out = (chosen.join(donor_score, on="group_id", how="left")
-           .with_columns(pl.when(pl.col("canonical_id").is_not_null() & (pl.col("article_id") != pl.col("canonical_id")))
-                         .then(pl.col("canonical_id")).alias("duplicate_of"))
+    canonical = pl.col("article_id") == pl.col("canonical_id")
+    own = members.select("article_id", "share", *[pl.col(f).alias(f"own_{f}") for f in MERGED])
+    filled_from = pl.concat_list([
+        pl.when(canonical & pl.col(f"own_{f}").is_null() & pl.col(f"fill_{f}").is_not_null())
+        .then(pl.struct(pl.lit(f).alias("field"), pl.col(f"donor_{f}").alias("article_id")))
+        for f in MERGED]).list.drop_nulls()
+    out = (chosen.join(donor_score, on="group_id", how="left").join(own, on="article_id", how="left")
+           .with_columns(pl.when(pl.col("canonical_id").is_not_null() & ~canonical).then(pl.col("canonical_id"))
+                         .alias("duplicate_of"))
+           .with_columns(pl.when(pl.col("duplicate_of").is_not_null()).then(pl.col("share")).alias("duplicate_share"),
+                         filled_from.alias("filled_from"))
            .filter(~pl.col("article_id").is_in(members.filter("is_published")["article_id"].implode())))
     # Only the canonical copy takes fields; the others keep theirs.
-    fills = [pl.when(pl.col("article_id") == pl.col("canonical_id")).then(pl.col(c)).alias(c)
-             for c in [f"fill_{f}" for f in MERGED] + ["fill_title_body_score"]]
+    fills = [pl.when(canonical).then(pl.col(c)).alias(c) for c in [f"fill_{f}" for f in MERGED] + ["fill_title_body_score"]]
     return out.with_columns(fills).select(empty.columns).cast({c: t for c, t in empty.schema.items()})
 
 
@@ -221,21 +229,19 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
     final_frame = apply_fills(narrow_frame(src), resolved)
     rows = validator.run(final_frame, rows_suite, docs=True)
     # Columns side by side (no copies): issues_frame keeps the rows' order.
-    issues = issues_frame(rows, final_frame["article_id"]).select("issues", "detail")
-    decisions = final_frame.select("article_id", "fill_row").hstack(issues)
-    fills = resolved.select("article_id", "duplicate_of", *[f"fill_{c}" for c in MERGED])
-    records = final_frame.select("article_id", "source_path", "source_file", "title", "word_count").hstack(issues)
+    issues = issues_frame(rows, final_frame["article_id"]).select("issues")
+    why = final_frame.hstack(issues).select(rules.reasons())
+    decisions = final_frame.select("article_id", "fill_row").hstack(issues).hstack(why)
+    fills = resolved.select("article_id", "duplicate_of", "duplicate_share", "filled_from", *[f"fill_{c}" for c in MERGED])
+    records = final_frame.select("source_file", "word_count").hstack(issues).hstack(why)
     now = metrics.run_metrics(records, "current", "")
-    drifts = metrics.drift(now, history)
+    drifts = drift(now, history)
     bframe = batch_frame(final_frame, decisions, drifts)
     suite, skipped = batch_suite.applicable(bframe.height)
     batch = validator.run(bframe, suite, docs=True)
     batch.skipped = skipped
     _name_sources(batch, bframe)
-    # What the report needs of the records, and not the records: publish runs with this
-    # frame gone (titles and paths of a million records: ~150 MB).
-    return RunChecks(decisions, fills, rows, batch, groups["group_id"].n_unique() if groups.height else 0,
-                     now, quarantined_sample(records), records["word_count"], drifts)
+    return RunChecks(decisions, fills, rows, batch, groups["group_id"].n_unique() if groups.height else 0, now, drifts)
 
 
 def _name_sources(batch: Validation, bframe: pl.DataFrame) -> None:

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import os
 import socket
-import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 
+from cleanwire import rules
 from cleanwire.checks import dedup
-from cleanwire.rules import features
+from cleanwire.ingest.parse import content_hash, parse_files, unreadable
+from cleanwire.ingest.read import read_capped
 from cleanwire.memory import release_free_memory
-from cleanwire.ingest.parse import content_hash, unreadable
-from cleanwire.ingest.parse import parse_files as parse_many
-from cleanwire.types import PARSED, conform
+from cleanwire.paths import atomic_path, atomic_write
+from cleanwire.rules.unreadable import Why
+from cleanwire.types import PARSED, BatchResult, FileRef, conform
 
 SIGNATURE_SLICE = 500          # records per MinHash pass
 CHUNK_FILES = 1000             # files parsed together inside a batch: bounds a worker's memory...
@@ -33,51 +33,7 @@ FILE_STATUS_SCHEMA = {
 }
 
 
-@dataclass(frozen=True, slots=True)  # slots: a run holds one per file to process
-class FileRef:
-    source_file: str        # path relative to the input dir, '/'-separated
-    path: str               # absolute path to read
-    size: int
-    mtime_ns: int
-    prev_hash: str | None = None   # content hash seen by an earlier run, if any
-    problem: str | None = None     # set by discovery (e.g. a symlink leaving the input dir)
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    records_path: str | None
-    files_path: str
-    n_files: int
-    n_records: int
-    n_unchanged: int
-    worker: str = ""        # host:pid of the process that parsed the batch
-    started: float = 0.0    # wall clock (epoch seconds) when the batch started and ended, and the
-    ended: float = 0.0      # CPU seconds it took: where the parse stage's time goes
-    cpu_seconds: float = 0.0
-
-
-def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """The file's bytes, or why they cannot be read; never more than max_bytes + 1 in memory."""
-    try:
-        # O_NONBLOCK: a FIFO swapped in after discovery must not block the batch.
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        fd = os.open(path, flags)
-    except OSError as e:
-        return None, f"cannot open: {e.strerror or e}"
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            return None, "not a regular file (FIFO, socket or device)"
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as e:
-        return None, f"cannot read: {e.strerror or e}"
-    if len(data) > max_bytes:
-        return None, f"file larger than the size cap ({max_bytes / 1e6:g} MB)"
-    return data, None
-
-
-def parse_files(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[dict]]:
+def read_and_parse(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[dict]]:
     """Records of the files whose content changed, and one status row per file."""
     status: list[dict] = []
     readable: list[tuple[str, bytes]] = []
@@ -86,7 +42,7 @@ def parse_files(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[
     slot_rows: list[dict] = []           # per changed file: its status row
     for f in files:
         if f.problem:
-            slots.append([unreadable(f.source_file, f.problem)])
+            slots.append([unreadable(f.source_file, Why(f.problem_reason, f.problem))])
             digest = None
         else:
             data, err = read_capped(f.path, max_bytes)
@@ -105,7 +61,7 @@ def parse_files(files: list[FileRef], max_bytes: int) -> tuple[list[dict], list[
                "content_hash": digest, "status": "changed" if f.prev_hash else "new", "n_records": 0}
         status.append(row)
         slot_rows.append(row)
-    parsed = iter(parse_many(readable, digests))
+    parsed = iter(parse_files(readable, digests))
     records: list[dict] = []
     for row, recs in zip(slot_rows, slots):
         recs = recs if recs is not None else next(parsed)
@@ -118,7 +74,7 @@ def build_frame(records: list[dict], run_id: str) -> pl.DataFrame:
     """Parsed records -> typed frame with check features and dedup signatures."""
     df = conform(pl.DataFrame(records, schema_overrides=PARSED, infer_schema_length=None)
                  if records else pl.DataFrame(schema=PARSED), PARSED)
-    df = features.add_features(df).with_columns(pl.lit(run_id).alias("run_id"))
+    df = rules.add_features(df).with_columns(pl.lit(run_id).alias("run_id"))
     # Signatures in slices: the token lists and hash blocks of a whole batch would double its memory.
     sigs = [dedup.signature_frame(s["article_id"].to_list(), s["body"].to_list())
             for s in df.select("article_id", "body").iter_slices(SIGNATURE_SLICE)]
@@ -156,40 +112,30 @@ def process_batch(files: list[FileRef], out_dir: str, batch_no: int, run_id: str
     out.mkdir(parents=True, exist_ok=True)
     files_path = out / f"batch-{batch_no:05d}.files.parquet"
     records_path = out / f"batch-{batch_no:05d}.records.parquet"
-    tmp = records_path.with_suffix(".parquet.tmp")
     status: list[dict] = []
     n_records = 0
     writer = None
-    try:
-        for chunk in chunk_files(files, CHUNK_FILES, CHUNK_BYTES):
-            records, chunk_status = parse_files(chunk, max_bytes)
-            status += chunk_status
-            if not records:
-                continue
-            table = build_frame(records, run_id).to_arrow()
-            n_records += len(records)
-            del records
-            if writer is None:
-                # lz4, no dictionaries: a work file, read once: fast beats small
-                writer = pq.ParquetWriter(tmp, table.schema, compression="lz4", use_dictionary=False)
-            writer.write_table(table.cast(writer.schema))
-            del table
-            release_free_memory()  # a chunk's texts and dicts: without this a worker grows batch after batch
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    if writer is not None:
-        writer.close()
-        os.replace(tmp, records_path)
-    _write_atomic(pl.DataFrame(status, schema=FILE_STATUS_SCHEMA), files_path)
+    with atomic_path(records_path) as tmp:
+        try:
+            for chunk in chunk_files(files, CHUNK_FILES, CHUNK_BYTES):
+                records, chunk_status = read_and_parse(chunk, max_bytes)
+                status += chunk_status
+                if not records:
+                    continue
+                table = build_frame(records, run_id).to_arrow()
+                n_records += len(records)
+                del records
+                if writer is None:
+                    # lz4, no dictionaries: a work file, read once: fast beats small
+                    writer = pq.ParquetWriter(tmp, table.schema, compression="lz4", use_dictionary=False)
+                writer.write_table(table.cast(writer.schema))
+                del table
+                release_free_memory()  # a chunk's texts and dicts: without this a worker grows batch after batch
+        finally:
+            if writer is not None:
+                writer.close()
+    atomic_write(files_path, lambda tmp: pl.DataFrame(status, schema=FILE_STATUS_SCHEMA).write_parquet(
+        tmp, compression="lz4"))
     return BatchResult(str(records_path) if writer is not None else None, str(files_path), len(files), n_records,
                        sum(s["status"] == "unchanged" for s in status), f"{socket.gethostname()}:{os.getpid()}",
                        started, time.time(), time.process_time() - cpu)
-
-
-def _write_atomic(df: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.write_parquet(tmp, compression="lz4")  # a work file, read once: fast beats small
-    os.replace(tmp, path)

@@ -20,11 +20,9 @@ from functools import lru_cache
 
 from dateutil import parser as du_parser
 
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+from cleanwire.rules.patterns import BYLINE_PREFIX, DAY as _DAY, MONTH as _MONTH, READ_TIME, YEAR as _YEAR
+
 _WEEKDAY = r"(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|rsday|urday)?\.?,?\s+"
-_DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
-_YEAR = r"(?:19[5-9]\d|20\d\d)"
 
 # Each pattern captures one complete calendar date (day, month and year).
 _PATTERNS = [
@@ -117,7 +115,17 @@ class DateLine:
     kind: str  # "published" | "updated" | "plain" | "last_updated"
 
 
-def classify_date_line(line: str, max_other_words: int = 6) -> DateLine | None:
+# What may stand beside a date on a date line: a place, an author, a section label...
+OTHER_WORDS = 6            # ...up to this many words ('LONDON, Jane Doe, Reuters')
+INTRODUCED_EXTRA = 6       # ...and this many more after 'Published'/'Updated' (a longer byline)
+PROSE_LOWER_WORDS = 2      # this many lower-case words beside a plain date make it a sentence
+DATE_LINE_MAX_CHARS = 200  # a longer line is a paragraph
+# Which date of a page is its own, best first: 'Published' beats a plain date beats 'Updated';
+# 'Last updated' is a later date, reported only when it is all there is.
+DATE_KIND_RANK = {"published": 0, "plain": 1, "updated": 2, "last_updated": 3}
+
+
+def classify_date_line(line: str, max_other_words: int = OTHER_WORDS) -> DateLine | None:
     """Is `line` a date line (dateline, byline date, 'Published: ...')?
 
     The line is cut into segments at ' | ', ' • ', ' · ' (bylines often read
@@ -129,22 +137,21 @@ def classify_date_line(line: str, max_other_words: int = 6) -> DateLine | None:
     When several segments hold dates, 'Published' beats a plain date beats
     'Updated'; 'Last updated' is only reported when it is all there is.
     """
-    if not line or len(line) > 200 or _EMBED.search(line):
+    if not line or len(line) > DATE_LINE_MAX_CHARS or _EMBED.search(line):
         return None
     line = _EMPHASIS.sub(" ", line)
     found = [dl for seg in _SEGMENTS.split(line) if (dl := _date_segment(seg.strip(), max_other_words))]
     if not found:
         return None
-    return min(found, key=lambda dl: _KIND_ORDER[dl.kind])
+    return min(found, key=lambda dl: DATE_KIND_RANK[dl.kind])
 
 
 _SEGMENTS = re.compile(r"\s+[|•·]\s+|\s*\|\s*")
 _EMPHASIS = re.compile(r"(?<!\w)[_*]+|[_*]+(?!\w)")
 # An embedded social post's attribution line: '— Spurs (@SpursOfficial) November 20, 2019'.
 _EMBED = re.compile(r"\(@\w+\)|pic\.twitter\.com|\bt\.co/", re.I)
-_READ_TIME = re.compile(r"\b\d+\s*(?:-\s*\d+\s*)?min(?:ute)?s?\.?\s+(?:read|reading)\b", re.I)
-_BYLINE_BIT = re.compile(r"^(?:by|written by|posted by|words by)\s+(?:[A-Z][\w.'’-]*\s*){1,4}", re.I)
-_KIND_ORDER = {"published": 0, "plain": 1, "updated": 2, "last_updated": 3}
+_READ_TIME = re.compile(rf"\b{READ_TIME}\b", re.I)
+_BYLINE_BIT = re.compile(rf"^{BYLINE_PREFIX}\s+(?:[A-Z][\w.'’-]*\s*){{1,4}}", re.I)
 
 
 def _date_segment(seg: str, max_other_words: int) -> DateLine | None:
@@ -167,12 +174,12 @@ def _date_segment(seg: str, max_other_words: int) -> DateLine | None:
         kind = "updated"
     else:
         kind = "plain"
-    limit = max_other_words + (6 if kind in ("published", "updated") else 0)
+    limit = max_other_words + (INTRODUCED_EXTRA if kind in ("published", "updated") else 0)
     if len(rest_words) > limit:
         return None
     # Lower-case words beside a plain date ('The deal was signed on ...') make it prose;
     # names, places and section labels beside it are capitalised.
-    if kind == "plain" and sum(w.islower() for w in rest_words) >= 2:
+    if kind == "plain" and sum(w.islower() for w in rest_words) >= PROSE_LOWER_WORDS:
         return None
     return DateLine(first.date, kind)
 

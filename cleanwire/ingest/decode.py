@@ -13,6 +13,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from cleanwire.rules.unreadable import BINARY, EMPTY, NOT_TEXT, Why
+
 _MAGIC = [
     (b"%PDF", "PDF document"), (b"\x89PNG", "PNG image"), (b"GIF8", "GIF image"), (b"\xff\xd8\xff", "JPEG image"),
     (b"PK\x03\x04", "ZIP archive"), (b"\x1f\x8b", "gzip archive"), (b"BZh", "bzip2 archive"),
@@ -34,24 +36,24 @@ MAX_CONTROL_SHARE = 0.02
 class Decoded:
     text: str | None
     encoding: str | None
-    error: str | None = None
+    error: Why | None = None
 
 
 def decode_bytes(data: bytes) -> Decoded:
     if not data.strip():
-        return Decoded(None, None, "empty file" if not data else "file holds only white space")
+        return Decoded(None, None, Why(EMPTY, "empty file" if not data else "file holds only white space"))
     for magic, name in _MAGIC:
         if data.startswith(magic):
-            return Decoded(None, None, f"binary file ({name})")
+            return Decoded(None, None, Why(BINARY, f"binary file ({name})"))
     text, encoding = _decode(data)
     if text is None:
-        return Decoded(None, None, "not text in any known encoding")
+        return Decoded(None, None, Why(NOT_TEXT, "not text in any known encoding"))
     text = text.replace("\x00", "")
     bad = _control_share(text)
     if bad > MAX_CONTROL_SHARE:
-        return Decoded(None, encoding, f"binary content ({bad:.0%} control characters)")
+        return Decoded(None, encoding, Why(BINARY, f"binary content ({bad:.0%} control characters)"))
     if not text.strip():
-        return Decoded(None, encoding, "file holds only white space")
+        return Decoded(None, encoding, Why(EMPTY, "file holds only white space"))
     return Decoded(text, encoding)
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanwire.ingest.batch import FileRef
+from cleanwire.rules.unreadable import CANNOT_READ, NOT_A_FILE, OUTSIDE_INPUT
+from cleanwire.types import FileRef
 
 
 # The files to process, one row each: a column per FileRef field. A frame, not a list of
@@ -25,7 +26,7 @@ from cleanwire.ingest.batch import FileRef
 # as columns ~0.1 GB; FileRefs are made per batch, when it is handed to a worker. `path` is
 # the OS's bytes (os.fsencode): a name that is not UTF-8 is no valid polars string.
 FILES_SCHEMA = {"source_file": pl.String, "path": pl.Binary, "size": pl.Int64, "mtime_ns": pl.Int64,
-                "prev_hash": pl.String, "problem": pl.String}
+                "prev_hash": pl.String, "problem": pl.String, "problem_reason": pl.String}
 _WALK_SLICE = 50_000  # entries held as Python objects at a time while walking
 
 
@@ -70,7 +71,8 @@ def walk(input_dir: Path) -> pl.DataFrame:
             entries = list(os.scandir(d))
         except OSError as e:
             rel = display_path(os.path.relpath(d, root).replace(os.sep, "/"))
-            rows.append(FileRef(rel, str(d), 0, 0, problem=f"directory cannot be listed: {e.strerror or e}"))
+            rows.append(FileRef(rel, str(d), 0, 0, problem=f"directory cannot be listed: {e.strerror or e}",
+                                problem_reason=CANNOT_READ))
             continue
         for e in entries:
             rel = os.path.relpath(e.path, root).replace(os.sep, "/")
@@ -99,21 +101,25 @@ def _entry(e: os.DirEntry, rel: str, root: Path):
             target = os.path.realpath(e.path)
             inside = target == str(root) or target.startswith(str(root) + os.sep)
             if not inside:
-                return FileRef(name, e.path, 0, 0, problem="symlink pointing outside the input directory (not followed)")
+                return _problem(name, e.path, OUTSIDE_INPUT, "symlink pointing outside the input directory (not followed)")
             if os.path.isdir(target):
-                return FileRef(name, e.path, 0, 0, problem="symlink to a directory (not followed)")
+                return _problem(name, e.path, NOT_A_FILE, "symlink to a directory (not followed)")
             st = os.stat(target)
             if not stat.S_ISREG(st.st_mode):
-                return FileRef(name, e.path, 0, 0, problem="symlink to something that is not a regular file")
+                return _problem(name, e.path, NOT_A_FILE, "symlink to something that is not a regular file")
             return FileRef(name, target, st.st_size, st.st_mtime_ns)
         if e.is_dir(follow_symlinks=False):
             return "dir"
         st = e.stat(follow_symlinks=False)
         if not stat.S_ISREG(st.st_mode):
-            return FileRef(name, e.path, 0, 0, problem="not a regular file (FIFO, socket or device)")
+            return _problem(name, e.path, NOT_A_FILE, "not a regular file (FIFO, socket or device)")
         return FileRef(name, e.path, st.st_size, st.st_mtime_ns)
     except OSError as err:
-        return FileRef(name, e.path, 0, 0, problem=f"cannot stat: {err.strerror or err}")
+        return _problem(name, e.path, CANNOT_READ, f"cannot stat: {err.strerror or err}")
+
+
+def _problem(name: str, path: str, reason: str, message: str) -> FileRef:
+    return FileRef(name, path, 0, 0, problem=message, problem_reason=reason)
 
 
 def discover(input_dir: Path, seen: pl.DataFrame | None, only: set[str] | None = None) -> Discovery:

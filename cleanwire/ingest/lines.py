@@ -22,7 +22,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from cleanwire.ingest.dates import DateLine, classify_date_line
-from cleanwire.text import WORD_PATTERN, clean_line
+from cleanwire.rules.patterns import BRACKETED, BYLINE_WORDS, HEADLINE_END, PROSE_LINE_END, READ_TIME, YEAR
+from cleanwire.rules.title_mismatch import RELATED_GLUED, RELATED_LINE, RELATED_MAX_WORDS
+from cleanwire.rules.truncated_body import CHARS_IN_LINE, CUT_STUB, PAYWALL, PAYWALL_MAX_CHARS, PAYWALL_WHAT
+from cleanwire.text import WORD_PATTERN, clean_line, clean_lines_batch
 
 # ---------------------------------------------------------------- patterns (Python re and Rust regex alike)
 
@@ -35,16 +38,8 @@ AD = (r"(?i)^(?:advertisement|advertising|sponsored(?: content)?|ad|ads by \w+|(
 COOKIE = (r"(?i)\b(?:cookies?|cookie policy|privacy policy)\b.*\b(?:accept|agree|consent|settings|preferences|"
           r"policy|browser|website|analytics|third[- ]party|personali[sz]e)\b|"
           r"\b(?:accept|agree|consent)\b.*\bcookies?\b|\b(?:we|this (?:site|website)) (?:use|uses|rely on) cookies\b")
-READ_TIME = r"(?i)^\d+\s*(?:-\s*\d+\s*)?(?:min(?:ute)?s?|m)\.?\s*(?:read|reading(?: time)?)$|^(?:reading time|read time)\s*:?\s*\d+"
-# A related-link widget: 'RelatedNorth Korea fires...' (glued), 'Related: ...', 'READ MORE: ...'.
-RELATED = (r"(?i)^(?:related(?:\s+(?:articles?|stories|news|coverage|content|links?|reading|topics))?\s*[:\-–—|]\s*\S|"
-           r"(?:read|see|watch|click)\s+(?:more|also|next)\s*[:\-–—|]|also\s+read\s*[:\-–—|]|"
-           r"(?:you\s+(?:may|might)\s+also\s+like|more\s+from|recommended(?:\s+for\s+you)?|"
-           r"editor'?s\s+picks?|don'?t\s+miss|must\s+read|trending(?:\s+now)?|popular(?:\s+now)?|"
-           r"most\s+(?:read|popular|viewed|shared))\s*[:\-–—|]?)")
-RELATED_GLUED = "^Related[A-Z0-9‘'\"“]"
+READ_TIME_LINE = rf"(?i)^{READ_TIME}(?: time)?$|^(?:reading time|read time)\s*:?\s*\d+"
 SOURCE = r"(?i)^(?:source|sources|via)\s*:\s*\S"
-CHARS_STUB = r"(?i)(?:\.\.\.|…)?\s*\[\s*\+\s*\d[\d,]*\s*chars?\s*\]"
 # 'Tags: a, b, c', 'Filed under: ...': the topic list that closes an article page.
 TAG_LIST = r"(?i)^(?:tags?|topics?|filed under|categories|category|related topics|keywords)\s*:\s*\S.{0,200}$"
 # Headers of lists of OTHER articles: once the body has started, the article is over.
@@ -69,15 +64,6 @@ CAPTION = (r"(?i)(?:^|[\s/|(\[])(?:photo|photograph|image|picture|pic|illustrati
            r"\b(?:getty images|shutterstock|afp via getty|ap photo|reuters/|epa-efe|istock(?:photo)?|"
            r"alamy|wikimedia commons|/ ?photo|photo/)\b|^file:\S|^credit\s*(?:\.{2,}|…)")
 CAPTION_START = r"(?i)^(?:file photo|archive (?:image|photo)|photo|image|picture|caption)\b"
-# Cut-off stubs: '… [+1234 chars]', 'Continue reading', 'Subscribe to read the full story'.
-CUT_STUB = (r"(?i)\[\s*\+\s*\d[\d,]*\s*chars?\s*\]|"
-            r"^(?:(?:click|tap) here to )?(?:continue reading|read more|keep reading|show more|see more|"
-            r"read (?:the )?(?:full|whole|rest of the|entire) (?:story|article|piece))"
-            r"(?:\s*(?:»|›|>|→|\.\.\.|…))?[\s.!]*$|"
-            r"^already (?:a )?(?:subscriber|member)\b.{0,40}$|^\[(?:\.\.\.|…)\]$")
-# A paywall line names a subscription AND what it withholds ('This article is for subscribers only').
-PAYWALL = r"(?i)\b(?:subscri\w*|sign in|log ?in|paywall|premium|members only|registered users)\b"
-PAYWALL_WHAT = r"(?i)\b(?:articles?|story|stories|content|read\w*|continu\w*|access|unlock|full|only|exclusive)\b"
 CREDIT = (r"(?i)^©|©\s*\d{4}|\bcopyright\b|all rights reserved|^\(?(?:reporting|additional reporting|writing|editing|"
           r"compiled|contributing|contributed)\b|\bcontributed to this report\b|^[-–—]{2,}$|^_{2,}$|^\*\s*\*\s*\*$|"
           r"^source\s*:|^\(?with (?:afp|reuters|ap|agencies|inputs)\b|"
@@ -88,7 +74,7 @@ CREDIT = (r"(?i)^©|©\s*\d{4}|\bcopyright\b|all rights reserved|^\(?(?:reportin
 # An author bio closing an article: 'Anne Doe is a freelance journalist based in Berlin'.
 AUTHOR_BIO = (r"^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3} (?:is|was) (?:an?|the) (?:[\w-]+\s+){0,4}"
               r"(?:journalist|reporter|writer|correspondent|editor|columnist|contributor|author|producer|analyst)\b")
-BYLINE = (r"^(?i:by|written by|words by|author|reporter|posted by|story by)\s*[:\-]?\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4}"
+BYLINE = (rf"^(?i:{BYLINE_WORDS})\s*[:\-]?\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){{0,4}}"
           r"(?:\s*(?:,|and|&)\s*[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,4})*(?:\s*[,|•·-]\s*.*)?$")
 # An author box: 'Jane DoeView More Articles', 'View all posts by Jane Doe'.
 AUTHOR_LINK = (r"(?i)(?:view|see|read|more)\s+(?:all\s+|more\s+)?(?:articles|stories|posts|columns)(?:\s+by\b.*)?$|"
@@ -99,24 +85,34 @@ NAV = (r"(?i)^(?:home|menu|search|sign in|log in|login|register|subscribe|newsle
        r"more|loading|terms of (?:use|service)|privacy(?: policy)?|contact(?: us)?|about(?: us)?|sitemap|rss|careers?|"
        r"advertise(?: with us)?|feedback|help|faq|accessibility|cookie (?:policy|settings)|ok|accept|"
        r"(?:\d+\s+)?post comment(?:\s*\(\+\))?|\d+ comments?)\s*[:»›>]*$")
-GENERIC_LABEL = (r"(?i)^(?:(?:latest|top|breaking|world|local|national|international|business|sports?|tech(?:nology)?|"
-                 r"entertainment|politics|health|science|opinion|lifestyle|culture|travel|markets?|economy|"
-                 r"featured|trending|more|related|editor'?s|today'?s|daily|weekly|live)\s*)+"
-                 r"(?:news|stories|headlines|updates|picks?|coverage|blog)?$|^(?:news|home|headlines|front page)$")
-# A whole line in brackets: '[ The Verge ]', '(Reporting by ...)', '[Al Maa-idah 2]'.
-BRACKETED = r"^\s*(?:\[[^\]]{1,200}\]|\([^)]{1,300}\))\s*$"
-SENTENCE_END = "[.!?…:;。！？]['\"”’)\\]」』）]*$"
-HEADLINE_END = "[?!！？]['\"”’)\\]」』）]*$"
 # May hold a date: a 4-digit year, a CJK date, or day/month/2-digit-year numbers.
-_MAYBE_DATE = r"(?:19[5-9]\d|20\d\d|年|\d{1,2}[/.-]\d{1,2}[/.-]\d{2})"
+_MAYBE_DATE = rf"(?:{YEAR}|年|\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2}})"
 _UPPER_START = r"(?:^|[^\w'’])[\p{Lu}\p{Lt}\p{Nd}]"  # words starting with a capital or a digit
 _CRUMB_SEPARATOR = r"\s*[>»›/|]\s*"
 
 # Kinds that never belong to the body, wherever they stand.
 DROP_KINDS = frozenset({"ad", "cookie", "read_time", "related", "source", "share", "caption", "byline",
                         "date", "last_updated", "nav", "cut_stub"})
-KINDS = ("blank", "symbol", "credit", "byline", "ad", "read_time", "cut_stub", "cookie", "list_start", "nav",
-         "share", "related", "source", "date", "last_updated", "caption", "caps", "prose", "short")
+
+# ---------------------------------------------------------------- how long a line of each kind may be (words)
+# News furniture is short: a badge, a label, a byline, a link. Each rule applies only up to
+# the length such lines have; running text longer than every limit is prose (or a banner).
+SHORT = 14             # badges, menus, share bars, labels, source lines
+BYLINE_MAX = 12        # 'By Jane Doe and John Roe | Reuters'
+CAPS_MAX = 5           # an all-capitals label or dateline city ('WORLD', 'NEW YORK')
+CAPTION_MAX = 40       # a photo caption with its credit
+CREDIT_MAX = 25        # '(Reporting by ...; Editing by ...)', an author's one-line bio
+TAG_LIST_MAX = 40      # 'Tags: a, b, c, ...'
+MAYBE_DATE_MAX = 30    # a date line with its byline, place and time
+COOKIE_MAX = 80        # a consent banner is a long sentence or two
+CRUMB_MAX = 10         # 'Home > World > Asia > Japan'
+# Above this, a line meets no rule but the cookie banner's: it is prose.
+RULES_MAX = max(SHORT, BYLINE_MAX, CAPS_MAX, CAPTION_MAX, CREDIT_MAX, TAG_LIST_MAX, MAYBE_DATE_MAX, RELATED_MAX_WORDS)
+# The prose test (`prose_expr`).
+PROSE_MIN_WORDS = 25     # a line this long is running text whatever its end
+PROSE_MAX_SHORT = 6      # a line this short is never a paragraph
+HEADLINE_MAX_WORDS = 20  # a line ending in ? or ! up to this long is a headline
+UNSTOPPED_PROSE = 30     # running text without a final stop (a cut paragraph) from this length on
 
 
 @dataclass(frozen=True)
@@ -146,12 +142,12 @@ def prose_expr(line: pl.Expr, n: pl.Expr) -> pl.Expr:
     running text without a final stop (a cut-off paragraph) is prose.
     """
     lower = n - line.str.count_matches(_UPPER_START)
-    sentence = line.str.contains(SENTENCE_END) & (lower >= 2)
-    headline_like = (n < 20) & line.str.contains(HEADLINE_END)
-    return (pl.when(n >= 25).then(True)
-            .when(n < 6).then(False)
+    sentence = line.str.contains(PROSE_LINE_END) & (lower >= 2)
+    headline_like = (n < HEADLINE_MAX_WORDS) & line.str.contains(HEADLINE_END)
+    return (pl.when(n >= PROSE_MIN_WORDS).then(True)
+            .when(n < PROSE_MAX_SHORT).then(False)
             .when(sentence).then(~headline_like)
-            .otherwise((n >= 30) & (lower >= 0.4 * n)))
+            .otherwise((n >= UNSTOPPED_PROSE) & (lower >= 0.4 * n)))
 
 
 def _all_caps(line: pl.Expr) -> pl.Expr:
@@ -178,33 +174,33 @@ def _crumb_like(line: pl.Expr) -> pl.Expr:
 def _kind_exprs() -> tuple[pl.Expr, pl.Expr]:
     """(kind decided before the date test, kind decided after it); order matters: specific rules first."""
     line, n = pl.col("line"), pl.col("n_words")
-    short = n <= 14
-    core = line.str.replace(CHARS_STUB, "").str.strip_chars_end()
-    only_stub = ~_has(CHARS_STUB) | (_words(core) < 3)
+    short = n <= SHORT
+    core = line.str.replace(CHARS_IN_LINE, "").str.strip_chars_end()
+    only_stub = ~_has(CHARS_IN_LINE) | (_words(core) < 3)
     before = (
         pl.when(line == "").then(pl.lit("blank"))
         .when(n == 0).then(pl.when(_has(CREDIT)).then(pl.lit("credit")).otherwise(pl.lit("symbol")))
         .when((n == 1) & _has(r"^\d+$")).then(pl.lit("symbol"))          # a counter
         .when((n == 1) & _has(HANDLE)).then(pl.lit("byline"))           # a @handle
         .when(short & _has(AD)).then(pl.lit("ad"))
-        .when(short & _has(READ_TIME)).then(pl.lit("read_time"))
-        .when(short & (_has(CUT_STUB) | (_has(PAYWALL) & _has(PAYWALL_WHAT) & (line.str.len_chars() <= 120)))
+        .when(short & _has(READ_TIME_LINE)).then(pl.lit("read_time"))
+        .when(short & (_has(CUT_STUB) | (_has(PAYWALL) & _has(PAYWALL_WHAT) & (line.str.len_chars() <= PAYWALL_MAX_CHARS)))
               & only_stub).then(pl.lit("cut_stub"))  # only the stub: text ending in one keeps its text
-        .when((n <= 80) & _has(COOKIE)).then(pl.lit("cookie"))
+        .when((n <= COOKIE_MAX) & _has(COOKIE)).then(pl.lit("cookie"))
         .when(short & _has(LIST_START)).then(pl.lit("list_start"))
-        .when((n <= 40) & _has(TAG_LIST)).then(pl.lit("nav"))
+        .when((n <= TAG_LIST_MAX) & _has(TAG_LIST)).then(pl.lit("nav"))
         .when(short & _has(NAV)).then(pl.lit("nav"))
         .when(short & _has(SHARE)).then(pl.lit("share"))
-        .when((n <= 30) & (_has(RELATED_GLUED) | _has(RELATED))).then(pl.lit("related"))
+        .when((n <= RELATED_MAX_WORDS) & (_has(RELATED_GLUED) | _has(RELATED_LINE))).then(pl.lit("related"))
         .when(short & _has(SOURCE)).then(pl.lit("source"))
     )
     after = (
         pl.when(pl.col("crumb")).then(pl.lit("nav"))  # 'Home > World > Asia'
         .when(pl.col("doubled")).then(pl.lit("byline"))
-        .when((n <= 12) & (_has(BYLINE) | _has(AUTHOR_LINK))).then(pl.lit("byline"))
-        .when((n <= 40) & (_has(CAPTION) | (_has(CAPTION_START) & (n <= 12)))).then(pl.lit("caption"))
-        .when((n <= 25) & (_has(CREDIT) | _has(AUTHOR_BIO) | _has(BRACKETED))).then(pl.lit("credit"))
-        .when((n <= 5) & (line.str.len_chars() >= 2) & _all_caps(line)).then(pl.lit("caps"))
+        .when((n <= BYLINE_MAX) & (_has(BYLINE) | _has(AUTHOR_LINK))).then(pl.lit("byline"))
+        .when((n <= CAPTION_MAX) & (_has(CAPTION) | (_has(CAPTION_START) & (n <= BYLINE_MAX)))).then(pl.lit("caption"))
+        .when((n <= CREDIT_MAX) & (_has(CREDIT) | _has(AUTHOR_BIO) | _has(BRACKETED))).then(pl.lit("credit"))
+        .when((n <= CAPS_MAX) & (line.str.len_chars() >= 2) & _all_caps(line)).then(pl.lit("caps"))
         .when(prose_expr(core, n)).then(pl.lit("prose"))
         .otherwise(pl.lit("short"))
     )
@@ -222,22 +218,22 @@ def classify_lines(lines: pl.Series | list[str]) -> pl.DataFrame:
     """
     df = pl.DataFrame({"line": pl.Series("line", lines, dtype=pl.String)}).with_row_index("i")
     df = df.with_columns(_words(pl.col("line")).cast(pl.Int32).alias("n_words"))
-    # Every rule but two is for lines of at most 40 words; running text (the bulk of the
-    # bytes) only meets the cookie test and is prose. Short lines get the whole chain.
+    # Every rule but the cookie banner's is for lines of at most RULES_MAX words; running text
+    # (the bulk of the bytes) only meets the cookie test and is prose. Short lines get the whole chain.
     n = pl.col("n_words")
-    long = df.filter(n > 40).with_columns(
-        pl.when((n <= 80) & _has(COOKIE)).then(pl.lit("cookie")).otherwise(pl.lit("prose")).alias("before"),
+    long = df.filter(n > RULES_MAX).with_columns(
+        pl.when((n <= COOKIE_MAX) & _has(COOKIE)).then(pl.lit("cookie")).otherwise(pl.lit("prose")).alias("before"),
         pl.lit("prose").alias("after"), pl.lit(False).alias("maybe_date"))
-    short = df.filter(n <= 40)
+    short = df.filter(n <= RULES_MAX)
     # Two costlier tests run only where they can apply; polars evaluates every branch of a
     # when/then chain on every row, so rare tests are computed on their few rows first.
-    crumbs = short.filter((n <= 10) & pl.col("line").str.contains("[>»›/|]") & _has(BREADCRUMB)).select(
+    crumbs = short.filter((n <= CRUMB_MAX) & pl.col("line").str.contains("[>»›/|]") & _has(BREADCRUMB)).select(
         "i", _crumb_like(pl.col("line")).alias("crumb"))
-    doubles = short.filter((n <= 14) & (n >= 2)).select("i", _doubled(pl.col("line")).alias("doubled"))
+    doubles = short.filter((n <= SHORT) & (n >= 2)).select("i", _doubled(pl.col("line")).alias("doubled"))
     short = (short.join(crumbs, on="i", how="left").join(doubles, on="i", how="left")
              .with_columns(pl.col("crumb").fill_null(False), pl.col("doubled").fill_null(False)))
     short = short.with_columns(_BEFORE.alias("before"), _AFTER.alias("after"),
-                               ((n <= 30) & _has(_MAYBE_DATE)).alias("maybe_date")).drop("crumb", "doubled")
+                               ((n <= MAYBE_DATE_MAX) & _has(_MAYBE_DATE)).alias("maybe_date")).drop("crumb", "doubled")
     df = pl.concat([short, long]).sort("i")
     before = df["before"].to_list()
     maybe = df["maybe_date"].to_list()
@@ -298,26 +294,58 @@ def classify_line(line: str) -> LineInfo:
     return line_infos([clean_line(line)])[0]
 
 
-def is_prose(line: str) -> bool:
-    df = pl.DataFrame({"line": [line]}).with_columns(_words(pl.col("line")).alias("n"))
-    return bool(df.select(prose_expr(pl.col("line").str.replace(CHARS_STUB, "").str.strip_chars_end(),
-                                     pl.col("n")))[0, 0])
+def classify_texts(texts: list[str]) -> list[list[LineInfo]]:
+    """The lines of many texts, cleaned, unwrapped and classified in one vectorised pass."""
+    per_text = [fix_lines(lines) for lines in clean_lines_batch(texts)]
+    flat = line_infos([x for lines in per_text for x in lines])
+    out, k = [], 0
+    for lines in per_text:
+        out.append(flat[k:k + len(lines)])
+        k += len(lines)
+    return out
 
 
-_WORD_RX = re.compile(WORD_PATTERN)
-_GENERIC_LABEL = re.compile(GENERIC_LABEL)
-_RELATED_GLUED = re.compile(RELATED_GLUED)
-_RELATED = re.compile(RELATED)
+# ---------------------------------------------------------------- lines as a scraper left them
+
+# A related-link widget glued to the end of a paragraph: '...said.RelatedNorth Korea fires ...'.
+_GLUED_RELATED = re.compile(r"(?<=[.!?\"”’)])\s?Related:?\s?(?=[A-Z0-9‘'\"“])\S.*$")
+# A text-browser dump (lynx, w3m) wraps paragraphs at a fixed width of ~60-80 columns: most
+# lines are long and of about one length, and none is longer than a terminal.
+WRAP_MIN_LINES = 8        # fewer lines tell nothing
+WRAP_MAX_WIDTH = 100      # a longer line: not a wrapped dump
+WRAP_LONG = 45            # a line at least this long is a wrapped one...
+WRAP_LONG_SHARE = 0.5     # ... and at least half of the lines are
+WRAP_SPREAD = 40          # wrapped lines differ in length by at most this
+WRAP_SLACK = 20           # a line this much shorter than the width ends its paragraph
 
 
-def is_related_link(line: str) -> bool:
-    """'Related: ...', 'READ MORE: ...', 'RelatedOther story': a link to another story, not a headline."""
-    return len(_WORD_RX.findall(line)) <= 30 and bool(_RELATED_GLUED.match(line) or _RELATED.match(line))
+def fix_lines(lines: list[str]) -> list[str]:
+    """Cleaned lines with glued related links cut off and hard-wrapped paragraphs joined."""
+    lines = [_GLUED_RELATED.sub("", x) if "Related" in x else x for x in lines]
+    return _unwrap(lines) if _hard_wrapped(lines) else lines
 
 
-def is_generic_label(line: str) -> bool:
-    """'WORLD', 'Latest News', 'Top Stories': a section label, not a headline."""
-    if _GENERIC_LABEL.match(line):
-        return True
-    n = len(_WORD_RX.findall(line))
-    return 0 < n <= 4 and line == line.upper() and line != line.lower()
+def _hard_wrapped(lines: list[str]) -> bool:
+    lengths = [len(x) for x in lines if x]
+    if len(lengths) < WRAP_MIN_LINES or max(lengths) > WRAP_MAX_WIDTH:
+        return False
+    long = [n for n in lengths if n >= WRAP_LONG]
+    return len(long) >= WRAP_LONG_SHARE * len(lengths) and max(long) - min(long) <= WRAP_SPREAD
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """Join wrapped lines back into paragraphs: a line shorter than the width ends one."""
+    width = max(len(x) for x in lines)
+    out: list[str] = []
+    joining = False
+    for line in lines:
+        if not line:
+            out.append(line)
+            joining = False
+            continue
+        if joining:
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+        joining = len(line) >= width - WRAP_SLACK and len(out[-1]) >= WRAP_LONG
+    return out

@@ -1,17 +1,22 @@
-"""One raw file -> its records (one, or one per JSON record), never an exception.
+"""Raw files -> their records (one, or one per JSON record), never an exception.
 
-`parse_file` is the per-file step of a batch: decode the bytes, pick the
-format (by extension, confirmed by sniffing the content) and call its parser.
-Whatever goes wrong becomes an `unreadable` record with the reason in
-`read_error`, so one bad file never stops a batch.
+Per file: decode the bytes, pick the format (by extension, confirmed by
+sniffing the content) and hand it to its parser (`FORMATS`). Whatever goes
+wrong becomes an `unreadable` record with the reason (rules/unreadable.py), so
+one bad file never stops a batch. Page dumps and feed bodies of many files are
+parsed together, in one vectorised pass each.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 
+from cleanwire.ingest.body import clean_body_texts
 from cleanwire.ingest.decode import decode_bytes
+from cleanwire.ingest.formats.html import parse_html
 from cleanwire.ingest.formats.jsonl import record_to_fields, split_json_records
+from cleanwire.ingest.formats.text_dump import parse_page_dumps
+from cleanwire.rules.unreadable import NOT_AN_ARTICLE, PARSER_FAILED, Why
 
 TEXT_EXTENSIONS = {"", ".txt", ".text"}
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
@@ -47,14 +52,22 @@ def detect_format(source_file: str, text: str) -> str:
 
 def _base(source_file: str, source_path: str, fmt: str | None, encoding: str | None, digest: str | None) -> dict:
     return {"article_id": article_id(source_path), "source_path": source_path, "source_file": source_file,
-            "format": fmt, "encoding": encoding, "content_hash": digest, "read_error": None}
+            "format": fmt, "encoding": encoding, "content_hash": digest, "read_error": None,
+            "unreadable_reason": None}
 
 
-def unreadable(source_file: str, reason: str, digest: str | None = None, fmt: str | None = None,
+def unreadable(source_file: str, why: Why, digest: str | None = None, fmt: str | None = None,
                encoding: str | None = None, source_path: str | None = None) -> dict:
     rec = _base(source_file, source_path or source_file, fmt, encoding, digest)
-    rec["read_error"] = reason
+    rec.update(read_error=why.message, unreadable_reason=why.reason)
     return rec
+
+
+def failed(fmt: str | None, e: BaseException) -> Why:
+    """A parser raised on bad input: the input is data, the exception its reason."""
+    if isinstance(e, RecursionError):
+        return Why(PARSER_FAILED, f"{fmt} too deeply nested to parse")
+    return Why(PARSER_FAILED, f"{fmt} parser failed: {type(e).__name__}: {str(e)[:200]}")
 
 
 def parse_file(source_file: str, data: bytes) -> list[dict]:
@@ -62,97 +75,105 @@ def parse_file(source_file: str, data: bytes) -> list[dict]:
     return parse_files([(source_file, data)])[0]
 
 
+class _Pending:
+    """Texts queued for the batch passes: page dumps, and feed bodies, with the records they fill."""
+
+    def __init__(self):
+        self.dumps: list[tuple[dict, str]] = []
+        self.bodies: list[tuple[dict, str]] = []
+
+    def finish(self, isolate: bool = False) -> None:
+        try:
+            for (rec, _), fields in zip(self.dumps, parse_page_dumps([t for _, t in self.dumps]) if self.dumps else []):
+                rec.update(fields)
+            for (rec, _), (body, cut, last) in zip(self.bodies, clean_body_texts([t for _, t in self.bodies])
+                                                   if self.bodies else []):
+                rec.update(body=body, cut_marker=cut, last_paragraph=last)
+        except (Exception, RecursionError) as e:  # noqa: BLE001
+            if not isolate or isinstance(e, ImportError):
+                raise
+            for rec, _ in self.dumps + self.bodies:
+                rec.update(unreadable(rec["source_file"], failed(rec.get("format"), e), rec["content_hash"],
+                                      rec.get("format"), rec.get("encoding"), rec["source_path"]))
+
+    def one_by_one(self) -> None:
+        """After a failed pass: each text alone, so the file that broke it is reported on its own."""
+        for rec, text in self.dumps:
+            single = _Pending()
+            single.dumps.append((rec, text))
+            single.finish(isolate=True)
+        for rec, text in self.bodies:
+            single = _Pending()
+            single.bodies.append((rec, text))
+            single.finish(isolate=True)
+
+
 def parse_files(items: list[tuple[str, bytes]], digests: list[str] | None = None) -> list[list[dict]]:
-    """The records of many raw files at once (`digests`: their content_hash, when the caller has it).
-
-    Per file: decode, pick the format, split JSON records, extract HTML. Then
-    all page dumps, and all feed bodies, are parsed in one vectorised pass each
-    (`text_dump.parse_page_dumps`, `clean_body_texts`). If a pass fails, the
-    files are parsed one by one, so that one bad file is reported on its own.
-    """
-    from cleanwire.ingest.formats.text_dump import clean_body_texts, parse_page_dumps
-
-    out: list[list[dict]] = []
-    dumps: list[tuple[dict, str]] = []   # (record, text) awaiting the page-dump pass
-    bodies: list[tuple[dict, str]] = []  # (record, raw body) awaiting the body pass
+    """The records of many raw files at once (`digests`: their content_hash, when the caller has it)."""
     if digests is None:
         digests = [content_hash(data) for _, data in items]
     elif len(digests) != len(items):
         raise ValueError(f"{len(digests)} digests for {len(items)} files")
-    for (source_file, data), digest in zip(items, digests):
-        out.append(_prepare(source_file, data, dumps, bodies, digest))
+    pending = _Pending()
+    out = [_prepare(source_file, data, digest, pending) for (source_file, data), digest in zip(items, digests)]
     try:
-        _finish(dumps, bodies, parse_page_dumps, clean_body_texts)
+        pending.finish()
     except ImportError:
         raise
     except Exception:  # noqa: BLE001 - isolate the file that broke the batch pass
-        for rec, text in dumps:
-            _finish([(rec, text)], [], parse_page_dumps, clean_body_texts, isolate=True)
-        for rec, text in bodies:
-            _finish([], [(rec, text)], parse_page_dumps, clean_body_texts, isolate=True)
+        pending.one_by_one()
     return out
 
 
-def _finish(dumps, bodies, parse_page_dumps, clean_body_texts, isolate: bool = False) -> None:
-    try:
-        for (rec, _), fields in zip(dumps, parse_page_dumps([t for _, t in dumps]) if dumps else []):
-            rec.update(fields)
-        for (rec, _), (body, cut, last) in zip(bodies, clean_body_texts([t for _, t in bodies]) if bodies else []):
-            rec.update(body=body, cut_marker=cut, last_paragraph=last)
-    except (Exception, RecursionError) as e:  # noqa: BLE001
-        if not isolate or isinstance(e, ImportError):
-            raise
-        for rec, _ in dumps + bodies:
-            rec["read_error"] = f"{rec.get('format')} parser failed: {type(e).__name__}: {str(e)[:200]}"
-
-
-def _prepare(source_file: str, data: bytes, dumps: list, bodies: list, digest: str) -> list[dict]:
+def _prepare(source_file: str, data: bytes, digest: str, pending: _Pending) -> list[dict]:
     """Records of one file, with their text queued for the batch passes."""
     decoded = decode_bytes(data)
     if decoded.text is None:
-        return [unreadable(source_file, decoded.error or "unreadable", digest, encoding=decoded.encoding)]
+        return [unreadable(source_file, decoded.error, digest, encoding=decoded.encoding)]
     fmt = detect_format(source_file, decoded.text)
     try:
-        if fmt in ("json", "jsonl"):
-            return _parse_json(source_file, decoded.text, fmt, decoded.encoding, digest, bodies)
-        rec = _base(source_file, source_file, fmt, decoded.encoding, digest)
-        if fmt == "html":
-            from cleanwire.ingest.formats.html import parse_html
-
-            rec.update(parse_html(decoded.text))
-        else:
-            dumps.append((rec, decoded.text))
-        return [rec]
+        return FORMATS[fmt](source_file, decoded.text, fmt, decoded.encoding, digest, pending)
     except ImportError:
         raise  # a broken install is not bad input: fail the run instead of quarantining every file
-    except RecursionError:
-        return [unreadable(source_file, f"{fmt} too deeply nested to parse", digest, fmt, decoded.encoding)]
-    except Exception as e:  # noqa: BLE001 - bad input is data: keep the reason, go on
-        return [unreadable(source_file, f"{fmt} parser failed: {type(e).__name__}: {str(e)[:200]}",
-                           digest, fmt, decoded.encoding)]
+    except (Exception, RecursionError) as e:  # noqa: BLE001 - bad input is data: keep the reason, go on
+        return [unreadable(source_file, failed(fmt, e), digest, fmt, decoded.encoding)]
 
 
-def _parse_json(source_file: str, text: str, fmt: str, encoding: str | None, digest: str, bodies: list) -> list[dict]:
+def _text(source_file: str, text: str, fmt: str, encoding: str | None, digest: str, pending: _Pending) -> list[dict]:
+    rec = _base(source_file, source_file, fmt, encoding, digest)
+    pending.dumps.append((rec, text))
+    return [rec]
+
+
+def _html(source_file: str, text: str, fmt: str, encoding: str | None, digest: str, pending: _Pending) -> list[dict]:
+    return [{**_base(source_file, source_file, fmt, encoding, digest), **parse_html(text)}]
+
+
+def _json(source_file: str, text: str, fmt: str, encoding: str | None, digest: str, pending: _Pending) -> list[dict]:
     records, many = split_json_records(text, is_lines=(fmt == "jsonl"))
     if not records:
-        return [unreadable(source_file, "JSON file holds no records", digest, fmt, encoding)]
+        return [unreadable(source_file, Why(NOT_AN_ARTICLE, "JSON file holds no records"), digest, fmt, encoding)]
     out = []
-    for n, obj, error in records:
+    for n, obj, why in records:
         sp = f"{source_file}#{n}" if many else source_file
         if obj is None:
-            out.append(unreadable(source_file, error or "not a JSON object", digest, fmt, encoding, sp))
+            out.append(unreadable(source_file, why or Why(NOT_AN_ARTICLE, "not a JSON object"), digest, fmt,
+                                  encoding, sp))
             continue
         try:
-            fields = record_to_fields(obj, clean_body=False)
+            fields, raw_body = record_to_fields(obj)
         except ImportError:
             raise
         except Exception as e:  # noqa: BLE001
-            out.append(unreadable(source_file, f"record {n}: {type(e).__name__}: {str(e)[:200]}",
+            out.append(unreadable(source_file, Why(PARSER_FAILED, f"record {n}: {type(e).__name__}: {str(e)[:200]}"),
                                   digest, fmt, encoding, sp))
             continue
-        raw = fields.pop("raw_body")
         rec = {**_base(source_file, sp, fmt, encoding, digest), **fields}
-        if raw:
-            bodies.append((rec, raw))
+        if raw_body:
+            pending.bodies.append((rec, raw_body))
         out.append(rec)
     return out
+
+
+# The parser of each format: (source_file, text, format, encoding, content hash, pending passes) -> records.
+FORMATS = {"text": _text, "html": _html, "json": _json, "jsonl": _json}

@@ -6,9 +6,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-
-class OutputLocked(RuntimeError):
-    """Another run holds the output folder."""
+from cleanwire.errors import OutputLocked
+from cleanwire.paths import Layout
 
 
 @contextmanager
@@ -18,7 +17,7 @@ def output_lock(out_dir: Path, wait: bool = False):
     flock() locks are released by the kernel when the holder dies, so a killed
     run never leaves a stale lock behind.
     """
-    path = Path(out_dir) / ".cleanwire" / "lock"
+    path = Layout(out_dir).lock
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

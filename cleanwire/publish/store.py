@@ -33,7 +33,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-STATE_DIR = ".cleanwire"
+from cleanwire.errors import StoreError
+from cleanwire.paths import STATE_DIR, Layout
 VERSIONS = "versions"
 CURRENT = "current"
 DEFAULT_KEEP = 10
@@ -55,10 +56,6 @@ def parquet_writer(where, schema: pa.Schema) -> pq.ParquetWriter:
     """The writer of every table file: zstd, dictionaries only where values repeat."""
     return pq.ParquetWriter(where, schema, compression="zstd",
                             use_dictionary=[n for n in schema.names if n in _DICTIONARY])
-
-
-class StoreError(RuntimeError):
-    """The output directory cannot be used as a cleanwire store."""
 
 
 # ------------------------------------------------------------------ tables
@@ -304,7 +301,7 @@ class Store:
         for stale in self.versions.glob("*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)  # a build a crash left behind; never current
         if clean_work:
-            for stale in (self.root / "work").glob("*"):
+            for stale in Layout(self.out).work_root.glob("*"):
                 shutil.rmtree(stale, ignore_errors=True)
 
     def begin(self) -> tuple[int, Path, Path | None]:

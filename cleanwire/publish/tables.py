@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow.parquet as pq
 
+from cleanwire import rules
 from cleanwire.checks import dedup
-from cleanwire.types import BATCH_REJECTED, OUTPUT, conform
 from cleanwire.publish.store import Store, TableSpec, TableWriter
+from cleanwire.report.html import SAMPLE
+from cleanwire.types import BATCH_REJECTED, OUTPUT, conform
 
 PUBLISHED = TableSpec("published/articles", ("year", "month"))
 QUARANTINE = TableSpec("quarantine/articles", ("ingested",))
@@ -47,28 +49,38 @@ class PublishResult:
     published_rows: int
     quarantined_rows: int
     manifest: dict
+    sample: pl.DataFrame       # the first SAMPLE quarantined records by path (source_path, title, issues, detail)
+    word_counts: pl.Series     # the body length of every record of the run (the report's chart)
+
+
+@dataclass(frozen=True)
+class Explain:
+    """What `detail` needs besides the records: the suite's words and limits, the gate's verdict."""
+    messages: dict[str, str]                              # issue code -> the suite's message
+    limits: dict[str, tuple[float | None, float | None]]  # feature -> the suite's (min, max)
+    gate_message: str = ""                                # why the gate refused (when it did)
+
+
 
 
 def _arrow_schema(schema: dict, extra: dict | None = None):
     return pl.DataFrame(schema={**schema, **(extra or {})}).to_arrow().schema
 
 
-def finalise(batch: pl.DataFrame, decisions: pl.DataFrame, gate_ok: bool, ingested: str) -> pl.DataFrame:
-    """A batch's records with their decision applied: filled fields, issues, dataset."""
+def finalise(batch: pl.DataFrame, decisions: pl.DataFrame, gate_ok: bool, ingested: str,
+             explain: Explain) -> pl.DataFrame:
+    """A batch's records with their decision applied: filled fields, issues, reasons, detail, dataset."""
     f = batch.join(decisions, on="article_id", how="left")
     f = f.with_columns([pl.coalesce(pl.col(c), pl.col(f"fill_{c}")).alias(c) for c in dedup.MERGED_FIELDS])
-    f = f.with_columns(pl.col("issues").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    none = pl.lit([], dtype=pl.List(pl.String))
+    f = f.with_columns(pl.col("issues").fill_null(none), pl.col("reasons").fill_null(none),
+                       pl.col("filled_from").fill_null(pl.lit([], dtype=OUTPUT["filled_from"])))
     if not gate_ok:
-        f = f.with_columns(
-            pl.when(pl.col("issues").list.len() == 0).then(pl.lit([BATCH_REJECTED])).otherwise(pl.col("issues"))
-            .alias("issues"),
-            pl.when(pl.col("issues").list.len() == 0).then(pl.lit(f"{BATCH_REJECTED}: the batch gate refused this run"))
-            .otherwise(pl.col("detail")).alias("detail"),
-        )
-    unreadable_detail = pl.when(pl.col("read_error").is_not_null()).then(
-        pl.lit("unreadable: ") + pl.col("read_error")).otherwise(pl.col("detail"))
-    return f.with_columns(
-        unreadable_detail.alias("detail"),
+        passed = pl.col("issues").list.len() == 0
+        f = f.with_columns(pl.when(passed).then(pl.lit([BATCH_REJECTED])).otherwise(pl.col("issues")).alias("issues"),
+                           pl.when(passed).then(pl.lit([rules.GATE_REASON])).otherwise(pl.col("reasons")).alias("reasons"))
+    return f.with_columns(pl.lit(explain.gate_message).alias("gate_message")).with_columns(
+        rules.detail(explain.messages, explain.limits),
         pl.when(pl.col("issues").list.len() == 0).then(pl.lit("published")).otherwise(pl.lit("quarantine")).alias("dataset"),
         pl.col("published_date").dt.year().alias("year"),
         pl.col("published_date").dt.month().alias("month"),
@@ -77,11 +89,13 @@ def finalise(batch: pl.DataFrame, decisions: pl.DataFrame, gate_ok: bool, ingest
 
 
 def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, decisions: pl.DataFrame,
-                run_id: str, gate_ok: bool, manifest_extra: dict, fills: pl.DataFrame | None = None) -> PublishResult:
+                run_id: str, gate_ok: bool, manifest_extra: dict, explain: Explain,
+                fills: pl.DataFrame | None = None) -> PublishResult:
     """Build and switch to a new version holding this run's records.
 
-    `decisions`: article_id, issues, detail, and either the duplicate_of and fill_*
-    columns or `fill_row`, a row number into `fills` that holds them (checks.RunChecks).
+    `decisions`: article_id, issues, reasons, and either the duplicate_of,
+    duplicate_share, filled_from and fill_* columns or `fill_row`, a row number
+    into `fills` that holds them (checks.run.RunChecks).
     """
     now = dt.datetime.now(dt.timezone.utc)
     ingested = now.strftime("%Y-%m")
@@ -97,7 +111,8 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
                           _arrow_schema(FILE_INDEX), store.max_files)
     writers = (w_pub, w_qua, w_rec, w_files)
     try:
-        n_pub, n_qua = _write_records(records_paths, decisions, fills, gate_ok, ingested, w_pub, w_qua, w_rec)
+        n_pub, n_qua, sample, word_counts = _write_records(records_paths, decisions, fills, gate_ok, ingested,
+                                                           explain, w_pub, w_qua, w_rec)
         if gate_ok:
             for part in files.iter_slices(100_000):  # a million files: one Arrow copy at a time
                 w_files.write(conform(part.with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX))
@@ -116,16 +131,23 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
         store.discard(build)
         raise
     store.commit(v, build, manifest)
-    return PublishResult(v, n_pub, n_qua, manifest)
+    return PublishResult(v, n_pub, n_qua, manifest, sample, word_counts)
 
 
-def _write_records(records_paths, decisions, fills, gate_ok, ingested, w_pub, w_qua, w_rec) -> tuple[int, int]:
+def _write_records(records_paths, decisions, fills, gate_ok, ingested, explain, w_pub, w_qua, w_rec
+                   ) -> tuple[int, int, pl.DataFrame, pl.Series]:
     n_pub = n_qua = 0
+    word_counts = []
     take = _decisions_for(decisions, fills)
+    sample = pl.DataFrame(schema={"source_path": pl.String, "title": pl.String, "issues": pl.List(pl.String),
+                                  "detail": pl.String})
     for group in _row_groups(records_paths):
-        f = finalise(group, take(group["article_id"]), gate_ok, ingested)
+        f = finalise(group, take(group["article_id"]), gate_ok, ingested, explain)
         pub = f.filter(pl.col("dataset") == "published")
         qua = f.filter(pl.col("dataset") == "quarantine")
+        # The report's sample: the first SAMPLE by path, kept as the row groups stream by.
+        sample = pl.concat([sample, qua.select(sample.columns)]).bottom_k(SAMPLE, by="source_path")
+        word_counts.append(f["word_count"].cast(pl.Int32))
         if gate_ok:
             w_pub.write(conform(pub, {**OUTPUT, "year": pl.Int32, "month": pl.Int8}))
             n_pub += pub.height
@@ -134,7 +156,7 @@ def _write_records(records_paths, decisions, fills, gate_ok, ingested, w_pub, w_
         index = f.with_columns([pl.when(pl.col("dataset") == "published").then(pl.col(c)).alias(c)
                                 for c in ["n_shingles", "sig", "sig_head", *dedup.BAND_COLUMNS]])
         w_rec.write(conform(index, RECORD_INDEX))
-    return n_pub, n_qua
+    return n_pub, n_qua, sample.sort("source_path"), pl.concat(word_counts) if word_counts else pl.Series([], dtype=pl.Int32)
 
 
 def _decisions_for(decisions: pl.DataFrame, fills: pl.DataFrame | None = None):

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import polars as pl
 
+from cleanwire.paths import Layout, write_text
 from cleanwire.report.metrics import ALL
+from cleanwire.report.summary import RunSummary
 from cleanwire.types import ISSUE_CODES
 
-SAMPLE = 25
+SAMPLE = 25  # quarantined records shown (kept by publish as it streams the records)
 _SVG_CLEAN = [
     (re.compile(r"<\?xml[^>]*\?>\s*"), ""),
     (re.compile(r"<!DOCTYPE[^>]*>\s*"), ""),
@@ -122,69 +124,59 @@ text-align:left;vertical-align:top} th{background:#f4f4f4} .ok{color:#2a7d2a} .b
 _DOCS_SLOT = "cleanwire-data-docs-href"  # where render's link goes, filled in per page
 
 
-def quarantined_sample(records: pl.DataFrame) -> pl.DataFrame:
-    """The first SAMPLE quarantined records by path (source_path, title, issues, detail), without
-    a sorted copy of every quarantined record. `records`: one row per record of the run."""
-    return (records.lazy().filter(pl.col("issues").list.len() > 0)
-            .bottom_k(SAMPLE, by="source_path").sort("source_path")
-            .select("source_path", "title", "issues", "detail").collect())
-
-
-def render(summary: dict, sample: pl.DataFrame, word_counts: pl.Series, history: pl.DataFrame | None,
+def render(s: RunSummary, sample: pl.DataFrame, word_counts: pl.Series, history: pl.DataFrame | None,
            docs_href: str) -> str:
-    """The report page. `sample`: quarantined_sample(); `word_counts`: the body length of every record."""
-    gate = summary.get("gate", {})
-    ok = gate.get("ok", True)
-    issues = summary.get("issues", {})
-    n = summary.get("records", 0)
-    figures = [["files found", summary["files"].get("found")], ["files processed", summary["files"].get("processed")],
-               ["files unchanged (skipped)", summary["files"].get("unchanged")], ["records", n],
-               ["published", summary.get("published")], ["quarantined", summary.get("quarantined")],
-               ["duplicate groups", summary.get("duplicate_groups", 0)],
-               ["published in all (version %s)" % summary.get("version"), summary.get("published_total")]]
-    figures += [[f"issue: {c}", v] for c, v in issues.items()]
-    gate_rows = [[f.get("severity"), f.get("expectation"), f.get("observed")] for f in gate.get("failures", [])]
+    """The report page. `sample`: the first quarantined records (publish keeps them); `word_counts`:
+    the body length of every record."""
+    n = s.records
+    figures = [["files found", s.files.found], ["files processed", s.files.processed],
+               ["files unchanged (skipped)", s.files.unchanged], ["records", n],
+               ["published", s.published], ["quarantined", s.quarantined],
+               ["duplicate groups", s.duplicate_groups],
+               [f"published in all (version {s.version})", s.published_total]]
+    figures += [[f"issue: {c}", v] for c, v in s.issues.items()]
+    reasons = [[r, v, f"{v / n:.1%}" if n else ""] for r, v in s.reasons.items()]
+    gate_rows = [[f.get("severity"), f.get("expectation"), f.get("observed")] for f in s.gate.failures]
     held = [[r["source_path"], r.get("title"), ", ".join(r["issues"]), r.get("detail")]
             for r in sample.iter_rows(named=True)]
     hist_svg = history_chart(history)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>cleanwire run {html.escape(summary.get('run_id', ''))}</title><style>{_CSS}</style></head><body>",
-        f"<h1>cleanwire run <code>{html.escape(summary.get('run_id', ''))}</code></h1>",
-        f"<p>{html.escape(summary.get('input', ''))} &rarr; {html.escape(summary.get('output', ''))}; "
-        f"{summary.get('seconds', '')} s. Batch gate: "
-        + (f"<span class='ok'>passed</span>" if ok else "<span class='bad'>REFUSED: the previous published "
+        f"<title>cleanwire run {html.escape(s.run_id)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>cleanwire run <code>{html.escape(s.run_id)}</code></h1>",
+        f"<p>{html.escape(s.input)} &rarr; {html.escape(s.output)}; {s.seconds} s. Batch gate: "
+        + ("<span class='ok'>passed</span>" if s.gate.ok else "<span class='bad'>REFUSED: the previous published "
            "version was kept</span>") + "</p>",
         "<h2>Figures</h2>", _table(figures, ["", "records"]).replace("<table>", "<table class='figures'>"),
-        "<h2>Issues</h2>", issue_bar_chart(issues, n),
+        "<h2>Issues</h2>", issue_bar_chart(s.issues, n),
+        "<h2>Which rules fired</h2>",
+        _table(reasons, ["reason", "records", "share"]).replace("<table>", "<table class='figures'>")
+        if reasons else "<p>no record was held</p>",
         "<h2>Body length</h2>", body_length_chart(word_counts),
         "<h2>Issue shares over the last runs</h2>",
         hist_svg or "<p>(shown from the second run on)</p>",
         "<h2>Gate and drift</h2>",
         _table(gate_rows, ["severity", "expectation", "observed"]) if gate_rows else
         "<p class='ok'>every batch expectation passed</p>",
-        "".join(f"<p>{html.escape(s)}</p>" for s in gate.get("skipped", [])),
-        f"<h2>Quarantined records (first {SAMPLE} of {summary.get('quarantined', 0)})</h2>",
+        "".join(f"<p>{html.escape(x)}</p>" for x in s.gate.skipped),
+        f"<h2>Quarantined records (first {SAMPLE} of {s.quarantined})</h2>",
         _table(held, ["source_path", "title", "issues", "why"]) if held else "<p>none</p>",
-        f"<h2>Validation</h2><p><a href='{html.escape(docs_href)}'>Great Expectations Data Docs</a> "
-        "(both suites, with every expectation's result).</p>",
+        "<h2>Validation</h2>" + (
+            f"<p><a href='{html.escape(docs_href)}'>Great Expectations Data Docs</a> "
+            "(both suites, with every expectation's result).</p>" if s.reports.get("data_docs") else
+            "<p>Data Docs were not rendered for this run (data_docs off); the validation results are "
+            f"in {html.escape(s.run_id)}/validation/.</p>"),
         "</body></html>",
     ]
     return "\n".join(parts)
 
 
-def write_reports(out_dir: Path, run_id: str, summary: dict, sample: pl.DataFrame, word_counts: pl.Series,
-                  history: pl.DataFrame | None) -> Path:
+def write_reports(s: RunSummary, sample: pl.DataFrame, word_counts: pl.Series, history: pl.DataFrame | None) -> Path:
     """reports/<run_id>/report.html and reports/latest.html (a copy with its own relative links)."""
-    import os
-
-    reports = Path(out_dir) / "reports"
-    run_page = reports / run_id / "report.html"
-    run_page.parent.mkdir(parents=True, exist_ok=True)
+    layout = Layout(s.output)
+    run_page = layout.run_reports(s.run_id) / "report.html"
     # One rendering (charts of the whole run), two pages that differ only in their link to Data Docs.
-    page = render(summary, sample, word_counts, history, _DOCS_SLOT)
-    for path, href in ((run_page, "../data_docs/index.html"), (reports / "latest.html", "data_docs/index.html")):
-        tmp = path.with_suffix(".html.tmp")
-        tmp.write_text(page.replace(_DOCS_SLOT, href), encoding="utf-8")
-        os.replace(tmp, path)
+    page = render(s, sample, word_counts, history, _DOCS_SLOT)
+    write_text(run_page, page.replace(_DOCS_SLOT, "../data_docs/index.html"))
+    write_text(layout.latest_html, page.replace(_DOCS_SLOT, "data_docs/index.html"))
     return run_page

@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import re
 
-from cleanwire.ingest.lines import is_generic_label, is_related_link
+from cleanwire.ingest.body import clean_body_text
 from cleanwire.ingest.dates import parse_date_value
-from cleanwire.ingest.formats.text_dump import clean_body_text
+from cleanwire.ingest.formats.text_dump import parse_page_dump
+from cleanwire.rules.patterns import YEAR
+from cleanwire.rules.title_mismatch import title_kind
 from cleanwire.text import normalise_whitespace
+from cleanwire.types import Fields, new_fields
 
 _META_DATE_KEYS = (
     ("property", "article:published_time"), ("property", "og:published_time"), ("property", "article:published"),
@@ -25,16 +28,14 @@ _META_DATE_KEYS = (
     ("name", "date"), ("name", "dc.date"), ("name", "dc.date.issued"), ("name", "dcterms.date"),
     ("name", "sailthru.date"), ("name", "parsely-pub-date"), ("itemprop", "datePublished"),
 )
-URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|-|\b)")
+URL_DATE = re.compile(rf"/({YEAR})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|-|\b)")
 
 
-def parse_html(text: str) -> dict:
+def parse_html(text: str) -> Fields:
     import lxml.html  # imported here: only HTML batches pay for it
     import trafilatura
 
-    out: dict = {"title": None, "subtitle": None, "published_date": None, "section": None, "author": None,
-                 "dateline": None, "body": None, "title_kind": None, "title_repeated": False,
-                 "cut_marker": None, "date_kind": None, "url": None, "last_paragraph": None}
+    out = new_fields()
     try:
         tree = lxml.html.fromstring(text)
     except Exception as e:  # noqa: BLE001 - lxml raises many types on garbage
@@ -55,13 +56,11 @@ def parse_html(text: str) -> dict:
         if d.get("text"):
             out["body"], out["cut_marker"], out["last_paragraph"] = clean_body_text(d["text"])
     if out["published_date"] is None:
-        out["published_date"] = _url_date(out["url"] or _canonical_url(tree))
+        out["published_date"] = url_date(out["url"] or _canonical_url(tree))
         out["date_kind"] = "url" if out["published_date"] else None
     if out["published_date"] is None:
         # No metadata: a date line printed in the page's own byline area, found by the
         # same rules as in a text dump of the page.
-        from cleanwire.ingest.formats.text_dump import parse_page_dump
-
         visible = parse_page_dump(visible_text(tree))
         out["published_date"] = visible["published_date"]
         out["date_kind"] = f"visible_{visible['date_kind']}" if visible["published_date"] else None
@@ -70,14 +69,26 @@ def parse_html(text: str) -> dict:
     if out["title"] and out["body"] and out["body"].startswith(out["title"]):
         # Extractors keep the <h1> as the first line of the text: it is the headline, not body.
         out["body"] = out["body"][len(out["title"]):].lstrip("\n") or None
-    if out["title"]:
-        out["title_kind"] = ("related" if is_related_link(out["title"])
-                             else "label" if is_generic_label(out["title"]) else "headline")
+    out["title_kind"] = title_kind(out["title"])
     return out
 
 
-_BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "br", "tr", "section", "article", "header",
-           "footer", "time", "figcaption", "blockquote", "span")
+# Elements that start a line of text: the blocks of an article body ...
+TEXT_BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
+# ... and, for a whole page, its layout boxes too (a byline <span>, a <time>, table rows).
+PAGE_BLOCKS = (*TEXT_BLOCKS, "tr", "section", "article", "header", "footer", "time", "span")
+
+
+def lines_of(root, blocks: tuple[str, ...], opening: bool = False) -> str:
+    """The text of an element tree with a line break after each block (and `<br>`), in place.
+
+    `opening`: also before each block's own text (a whole page, where blocks nest).
+    """
+    for el in root.iter("br", *blocks):
+        el.tail = "\n" + (el.tail or "")
+        if opening and el.tag != "br":
+            el.text = "\n" + (el.text or "")
+    return root.text_content()
 
 
 def visible_text(tree) -> str:
@@ -87,11 +98,7 @@ def visible_text(tree) -> str:
     root = copy.deepcopy(tree)
     for bad in root.xpath("//script|//style|//noscript|//template|//svg"):
         bad.drop_tree()
-    for el in root.iter(*_BLOCKS):
-        el.tail = "\n" + (el.tail or "")
-        if el.tag != "br":
-            el.text = "\n" + (el.text or "")
-    return root.text_content()
+    return lines_of(root, PAGE_BLOCKS, opening=True)
 
 
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|•|·)\s+")
@@ -205,7 +212,7 @@ def _canonical_url(tree) -> str | None:
     return None
 
 
-def _url_date(url: str | None):
+def url_date(url: str | None):
     if not url:
         return None
     m = URL_DATE.search(url)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 
-from cleanwire.ingest.lines import is_generic_label, is_related_link
 from cleanwire.ingest.dates import parse_date_value
-from cleanwire.ingest.formats.html import _url_date
-from cleanwire.ingest.formats.text_dump import clean_body_text
+from cleanwire.ingest.formats.html import TEXT_BLOCKS, lines_of, url_date
+from cleanwire.rules import unreadable
+from cleanwire.rules.title_mismatch import title_kind
 from cleanwire.text import normalise_whitespace
+from cleanwire.types import Fields, new_fields
 
 TITLE_KEYS = ("title", "headline", "webTitle", "heading", "name")
 BODY_KEYS = ("text", "body", "content", "articleBody", "article_body", "bodyText", "body_text", "article_text",
@@ -35,12 +36,8 @@ _HTML_TAG = re.compile(r"</?(?:p|br|div|span|a|em|strong|b|i|h[1-6]|li|ul|ol|fig
 MAX_DEPTH = 64
 
 
-class RecordError(ValueError):
-    """One record of a multi-record file cannot be read."""
-
-
-def split_json_records(text: str, is_lines: bool) -> tuple[list[tuple[int, dict | None, str | None]], bool]:
-    """[(record_number, object or None, error or None)], and whether the file holds many records."""
+def split_json_records(text: str, is_lines: bool) -> tuple[list[tuple[int, dict | None, unreadable.Why | None]], bool]:
+    """[(record_number, object or None, why not or None)], and whether the file holds many records."""
     if not is_lines:
         try:
             data = json.loads(text)
@@ -49,7 +46,8 @@ def split_json_records(text: str, is_lines: bool) -> tuple[list[tuple[int, dict 
         if data is not _NOT_JSON:
             items = _as_list(data)
             if items is None:
-                return [(1, None, f"JSON holds a {type(data).__name__}, not an article object")], False
+                return [(1, None, unreadable.Why(unreadable.NOT_AN_ARTICLE,
+                                                 f"JSON holds a {type(data).__name__}, not an article object"))], False
             if isinstance(data, dict) and items == [data]:
                 return [(1, _checked(data), _error(data))], False
             return [(n, _checked(x), _error(x)) for n, x in enumerate(items, 1)], True
@@ -61,7 +59,7 @@ def split_json_records(text: str, is_lines: bool) -> tuple[list[tuple[int, dict 
         try:
             obj = json.loads(line)
         except (ValueError, RecursionError) as e:
-            records.append((n, None, f"line {n} is not valid JSON: {str(e)[:80]}"))
+            records.append((n, None, unreadable.Why(unreadable.INVALID_JSON, f"line {n} is not valid JSON: {str(e)[:80]}")))
             continue
         records.append((n, _checked(obj), _error(obj)))
     return records, True
@@ -97,11 +95,11 @@ def _depth(x, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
-def _error(obj) -> str | None:
+def _error(obj) -> unreadable.Why | None:
     if not isinstance(obj, dict):
-        return f"record is a JSON {type(obj).__name__}, not an object"
+        return unreadable.Why(unreadable.NOT_AN_ARTICLE, f"record is a JSON {type(obj).__name__}, not an object")
     if _depth(obj) > MAX_DEPTH:
-        return f"record nested deeper than {MAX_DEPTH} levels"
+        return unreadable.Why(unreadable.NOT_AN_ARTICLE, f"record nested deeper than {MAX_DEPTH} levels")
     return None
 
 
@@ -155,40 +153,25 @@ def html_to_text(text: str) -> str:
         root = lxml.html.fromstring(f"<div>{text}</div>")
     except Exception:  # noqa: BLE001 - not parseable as HTML: keep the text as it is
         return text
-    for br in root.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    for el in root.iter("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption"):
-        el.tail = "\n" + (el.tail or "")
-    return root.text_content()
+    return lines_of(root, TEXT_BLOCKS)
 
 
-def record_to_fields(obj: dict, clean_body: bool = True) -> dict:
-    """A record's fields. With clean_body=False the body is left raw (key `raw_body`) for a
-    batch of records to be cleaned in one pass (`text_dump.clean_body_texts`)."""
+def record_to_fields(obj: dict) -> tuple[Fields, str | None]:
+    """A record's fields, and its body as the feed gives it: bodies are cleaned for many
+    records in one pass (`body.clean_body_texts`), so `body` is left empty here."""
     obj = _flatten(obj)
-    title = normalise_whitespace(_as_text(_get(obj, TITLE_KEYS)))
+    out = new_fields()
+    out["title"] = normalise_whitespace(_as_text(_get(obj, TITLE_KEYS)))
     raw_body = _as_text(_get(obj, BODY_KEYS), joiner="\n\n")
     raw_body = html_to_text(raw_body) if raw_body else raw_body
-    body = cut = last = None
-    if clean_body and raw_body:
-        body, cut, last = clean_body_text(raw_body)
-    url = _as_text(_get(obj, URL_KEYS))
-    date = parse_date_value(_get(obj, DATE_KEYS))
-    date_kind = "metadata" if date else None
-    if date is None and url:
-        date = _url_date(url)
-        date_kind = "url" if date else None
-    title_kind = None
-    if title:
-        title_kind = "related" if is_related_link(title) else ("label" if is_generic_label(title) else "headline")
-    fields = {
-        "title": title, "subtitle": normalise_whitespace(_as_text(_get(obj, SUBTITLE_KEYS))),
-        "published_date": date, "date_kind": date_kind,
-        "section": normalise_whitespace(_as_text(_get(obj, SECTION_KEYS))),
-        "author": normalise_whitespace(_as_text(_get(obj, AUTHOR_KEYS))), "dateline": None,
-        "body": body, "cut_marker": cut, "last_paragraph": last, "title_kind": title_kind, "title_repeated": False,
-        "url": url,
-    }
-    if not clean_body:
-        fields["raw_body"] = raw_body
-    return fields
+    out["url"] = url = _as_text(_get(obj, URL_KEYS))
+    out["published_date"] = parse_date_value(_get(obj, DATE_KEYS))
+    out["date_kind"] = "metadata" if out["published_date"] else None
+    if out["published_date"] is None and url:
+        out["published_date"] = url_date(url)
+        out["date_kind"] = "url" if out["published_date"] else None
+    out["title_kind"] = title_kind(out["title"])
+    out["subtitle"] = normalise_whitespace(_as_text(_get(obj, SUBTITLE_KEYS)))
+    out["section"] = normalise_whitespace(_as_text(_get(obj, SECTION_KEYS)))
+    out["author"] = normalise_whitespace(_as_text(_get(obj, AUTHOR_KEYS)))
+    return out, raw_body

@@ -18,90 +18,50 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from cleanwire.ingest.lines import DROP_KINDS, LineInfo, is_generic_label, line_infos
-from cleanwire.text import clean_lines_batch, content_words, split_lines, stem, title_case_share, words
+from cleanwire.ingest.body import body_paragraphs, is_fragment, last_prose_paragraph
+from cleanwire.ingest.dates import DATE_KIND_RANK
+from cleanwire.ingest.lines import LineInfo, classify_texts
+from cleanwire.rules import truncated_body
+from cleanwire.rules.patterns import BYLINE_PREFIX, HEADLINE_END, LOWER_SENTENCE_END, SENTENCE_END
+from cleanwire.rules.title_mismatch import is_generic_label, title_kind
+from cleanwire.types import Fields, new_fields
 
 # Kinds that make up the byline area between a headline and its body.
 _HEADER_FURNITURE = {"date", "last_updated", "byline", "caption", "read_time", "ad", "source", "nav", "share"}
-# How many non-prose, non-furniture lines may separate two paragraphs of one body.
-_MAX_GAP = 6
-# Short lines after the last paragraph that may still be the article's (list items, a CTA).
-_MAX_TRAILING_ITEMS = 6
-_TRAILING_STUB = re.compile(r"\s*(?:(?:\.\.\.|…)\s*)?\[\s*\+\s*\d[\d,]*\s*chars?\s*\]\s*$", re.I)
-_ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*$")
-_SENTENCE_END = re.compile(r"[.!?]['\"”’)\]]*$|[.!?…]['\"”’]\s*$")
-# A headline may end with ? or ! (never with a full stop): 'Video shows ...: "We got her!"'.
-_HEADLINE_END = re.compile(r"[?!]['\"”’)\]]*$")
-_SENTENCE = re.compile(r"[a-z]{2,}[.]['\"”’)]*$")
+# The body span: non-prose, non-furniture lines that may separate two paragraphs of one body
+# (subheadings, a pull quote, list items), and what a list of other stories counts for.
+MAX_GAP = 6
+LIST_GAP = 4
+# After the last paragraph: short lines that may still be the article's (list items, a call to
+# action), only in a body that already holds LIST_LIKE_ITEMS short lines among its last LIST_WINDOW.
+MAX_TRAILING_ITEMS = 6
+LIST_WINDOW = 6
+LIST_LIKE_ITEMS = 2
+# The header: how far the walk up from the body looks.
+MAX_HEADLINE_CANDIDATES = 4   # headline-like lines: headline, standfirst, kicker, one more
+MAX_KICKERS = 6               # short labels above a headline before the block is a menu
+MENU_LABELS_IN_A_ROW = 2      # labels in a row above a candidate: a menu, the header ends
+SENTENCE_MIN_WORDS = 3        # 'It was a close vote.': a sentence of 3+ words ends the header
+KICKER_MAX_WORDS = 3          # 'Opinion', 'Fact Check', 'Analysis': a label, not a headline
+_SENTENCE_END = re.compile(SENTENCE_END)
+_HEADLINE_END = re.compile(HEADLINE_END)
+_SENTENCE = re.compile(LOWER_SENTENCE_END)
 _DATELINE_CITY = re.compile(r"^[A-Z][A-Z .,'’-]{1,40}$")
+_BYLINE = re.compile(rf"^{BYLINE_PREFIX}\s*[:\-]?\s+(.*)$", re.I)
 
 
-# A related-link widget glued to the end of a paragraph: '...said.RelatedNorth Korea fires ...'.
-_LIST_ITEM = re.compile(r"^(?:[•·*–-]\s|\d{1,3}[.)]\s|\(?[a-z]\)\s|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)"
-                        r"[a-z]*\.?\s+\d{1,2}\b|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\$\d)", re.I)
-_GLUED_RELATED = re.compile(r"(?<=[.!?\"”’)])\s?Related:?\s?(?=[A-Z0-9‘'\"“])\S.*$")
-
-
-def _lines(text: str) -> list[str]:
-    return _fix_lines(split_lines(text))
-
-
-def _fix_lines(lines: list[str]) -> list[str]:
-    lines = [_GLUED_RELATED.sub("", x) if "Related" in x else x for x in lines]
-    return _unwrap(lines) if _hard_wrapped(lines) else lines
-
-
-def _hard_wrapped(lines: list[str]) -> bool:
-    """A text-browser dump (lynx, w3m) wraps paragraphs at a fixed width of ~60-80 columns."""
-    lengths = [len(x) for x in lines if x]
-    if len(lengths) < 8 or max(lengths) > 100:
-        return False
-    long = [n for n in lengths if n >= 45]
-    return len(long) >= 0.5 * len(lengths) and max(long) - min(long) <= 40
-
-
-def _unwrap(lines: list[str]) -> list[str]:
-    """Join wrapped lines back into paragraphs: a line shorter than the width ends one."""
-    width = max(len(x) for x in lines)
-    out: list[str] = []
-    joining = False
-    for line in lines:
-        if not line:
-            out.append(line)
-            joining = False
-            continue
-        if joining:
-            out[-1] = f"{out[-1]} {line}"
-        else:
-            out.append(line)
-        joining = len(line) >= width - 20 and len(out[-1]) >= 45
-    return out
-
-
-def parse_page_dumps(texts: list[str]) -> list[dict]:
+def parse_page_dumps(texts: list[str]) -> list[Fields]:
     """Fields of many page dumps; their lines are classified in one vectorised pass."""
-    return [_parse_infos(infos) for infos in _classified(texts)]
+    return [_parse_infos(infos) for infos in classify_texts(texts)]
 
 
-def parse_page_dump(text: str) -> dict:
+def parse_page_dump(text: str) -> Fields:
     return parse_page_dumps([text])[0]
 
 
-def _classified(texts: list[str]) -> list[list[LineInfo]]:
-    per_text = [_fix_lines(lines) for lines in clean_lines_batch(texts)]
-    flat = line_infos([x for lines in per_text for x in lines])
-    out, k = [], 0
-    for lines in per_text:
-        out.append(flat[k:k + len(lines)])
-        k += len(lines)
-    return out
-
-
-def _parse_infos(infos: list[LineInfo]) -> dict:
+def _parse_infos(infos: list[LineInfo]) -> Fields:
     span = _body_span(infos)
-    out: dict = {"title": None, "subtitle": None, "published_date": None, "section": None,
-                 "author": None, "dateline": None, "body": None, "title_kind": None,
-                 "title_repeated": False, "cut_marker": None, "date_kind": None, "last_paragraph": None}
+    out = new_fields()
     if span:
         start, end = span
     else:
@@ -129,41 +89,6 @@ def _parse_infos(infos: list[LineInfo]) -> dict:
     return out
 
 
-def last_prose_paragraph(paragraphs: list[LineInfo]) -> str | None:
-    """The last paragraph of running text, passing over end matter.
-
-    Credit lines ('© Reuters', '___', '(Reporting by ...)', '[ The Verge ]'),
-    captions and short labels ('Disclaimer') may close a complete article; the
-    truncation check looks at the prose before them.
-    """
-    for p in reversed(paragraphs):
-        if p.kind in ("credit", "symbol", "caption", "source"):
-            continue
-        if _BRACKETED.match(p.text):
-            continue
-        if _is_end_label(p.text):
-            continue
-        return p.text
-    return paragraphs[-1].text if paragraphs else None
-
-
-def _is_end_label(p: str) -> bool:
-    """'Disclaimer', '© Reuters', 'Profile: Julian Assange': a label after the text, not a cut-off start.
-
-    A paragraph opening a quote it never closes ('"He') or running lower-case
-    words ('Live Nation is producing') is the start of a cut sentence instead.
-    """
-    ws = words(p)
-    if len(ws) > 3 or not ws:
-        return False
-    if p.lstrip()[:1] in "\"“‘'" and not re.search(r"[\"”’']\s*$", p):
-        return False
-    return not _is_fragment(p)
-
-
-_BRACKETED = re.compile(r"^\s*(?:\[[^\]]*\]|\([^)]*\))\s*$")
-
-
 # ------------------------------------------------------------------ body span
 
 def _body_span(infos: list[LineInfo]) -> tuple[int, int] | None:
@@ -172,7 +97,7 @@ def _body_span(infos: list[LineInfo]) -> tuple[int, int] | None:
     gap = 0
     for i, info in enumerate(infos):
         if info.kind == "prose":
-            if clusters and gap <= _MAX_GAP:
+            if clusters and gap <= MAX_GAP:
                 clusters[-1].append(i)
             else:
                 clusters.append([i])
@@ -180,7 +105,7 @@ def _body_span(infos: list[LineInfo]) -> tuple[int, int] | None:
         elif info.kind in ("short", "caps", "symbol"):
             gap += 1
         elif info.kind == "list_start":
-            gap += 4
+            gap += LIST_GAP
     if not clusters:
         return None
     best = max(clusters, key=lambda c: sum(infos[i].n_words for i in c))
@@ -225,7 +150,7 @@ def _standfirst(infos: list[LineInfo], first_prose: int, start: int) -> str | No
 
 # ------------------------------------------------------------------ header
 
-def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
+def _read_header(infos: list[LineInfo], start: int, out: Fields) -> None:
     """Find the headline in the header block above the body.
 
     Walking up from the body, byline-area furniture (dates, bylines, captions,
@@ -272,17 +197,17 @@ def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
         if info.kind == "related":
             links.append(i)
             continue
-        if _SENTENCE.search(info.text[-40:]) and info.n_words >= 3:
+        if _SENTENCE.search(info.text[-40:]) and info.n_words >= SENTENCE_MIN_WORDS:
             break  # 'It was a close vote.': a sentence, not a headline (headlines end without a stop)
         if _is_kicker(info):
             kickers.append(i)
             labels_in_a_row += 1
-            if (cands and labels_in_a_row >= 2) or len(kickers) >= 6:
+            if (cands and labels_in_a_row >= MENU_LABELS_IN_A_ROW) or len(kickers) >= MAX_KICKERS:
                 break
             continue
         labels_in_a_row = 0
         cands.append(i)
-        if len(cands) >= 4:
+        if len(cands) >= MAX_HEADLINE_CANDIDATES:
             break
     title_at = None
     repeated = [i for i in cands if counts[infos[i].text] > 1]
@@ -302,12 +227,7 @@ def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
     title = infos[title_at].text
     out["title"] = title
     out["title_repeated"] = counts[title] > 1
-    if infos[title_at].kind == "related":
-        out["title_kind"] = "related"
-    elif is_generic_label(title):
-        out["title_kind"] = "label"
-    else:
-        out["title_kind"] = "headline"
+    out["title_kind"] = title_kind(title, related_line=infos[title_at].kind == "related")
     # A section label above the headline, or on the ' date 2023-06-17 WORLD' line.
     for i in reversed(header):
         if i >= title_at:
@@ -328,7 +248,7 @@ def _read_header(infos: list[LineInfo], start: int, out: dict) -> None:
 
 def _is_kicker(info: LineInfo) -> bool:
     """A short label above a headline: 'Opinion', 'Analysis', 'Fact Check', 'WORLD'."""
-    return info.kind == "caps" or is_generic_label(info.text) or info.n_words <= 3
+    return info.kind == "caps" or is_generic_label(info.text) or info.n_words <= KICKER_MAX_WORDS
 
 
 def _label_beside_date(line: str) -> str | None:
@@ -344,17 +264,14 @@ def _author(line: str) -> str:
         if line.startswith(half) and (line[len(half):].strip() == half or line[len(half):].lstrip() == half):
             return half
         return line[: len(line) // 2].strip()
-    m = re.match(r"^(?:by|written by|words by|author|reporter|posted by|story by)\s*[:\-]?\s+(.*)$", line, re.I)
+    m = _BYLINE.match(line)
     name = m.group(1) if m else line
     return re.split(r"\s*[|•·]\s*", name)[0].strip(" ,")
 
 
 # ------------------------------------------------------------------ date
 
-_DATE_RANK = {"published": 0, "plain": 1, "updated": 2}
-
-
-def _read_date(infos: list[LineInfo], start: int, end: int, out: dict) -> None:
+def _read_date(infos: list[LineInfo], start: int, end: int, out: Fields) -> None:
     """The page's own date: a date line of the header, else of the byline/footer area.
 
     Dates inside prose paragraphs are never used, and neither are dates after a
@@ -370,7 +287,7 @@ def _read_date(infos: list[LineInfo], start: int, end: int, out: dict) -> None:
         zone = 0 if i < start else (1 if i <= end else 2)
         if zone == 1 and info.date.kind not in ("published", "updated"):
             continue  # a bare date between paragraphs is a quote, an embed or a timeline entry
-        key = (zone, _DATE_RANK.get(info.date.kind, 3), i)
+        key = (zone, DATE_KIND_RANK[info.date.kind], i)
         if best is None or key < best[0]:
             best = (key, info.date)
     if best:
@@ -394,7 +311,7 @@ def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) 
     protected: set[int] = set()
     extras: set[int] = set()
     # Short lines go on after the last paragraph only in a body that already lists items.
-    list_like = sum(infos[i].kind == "short" for i in kept[-6:]) >= 2
+    list_like = sum(infos[i].kind == "short" for i in kept[-LIST_WINDOW:]) >= LIST_LIKE_ITEMS
     j = end + 1
     while j < len(infos):
         info = infos[j]
@@ -402,16 +319,16 @@ def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) 
             j += 1
             continue
         if info.kind == "cut_stub":
-            cut = _stub_name(info.text)  # 'Continue reading', 'Subscribe to read the full story'
+            cut = truncated_body.stub_reason(info.text)  # 'Continue reading', 'Subscribe to read the full story'
             break
         if info.kind == "credit":
             kept.append(j)
-        elif info.kind == "short" and (_ELLIPSIS_END.search(info.text) or _TRAILING_STUB.search(info.text)
+        elif info.kind == "short" and (truncated_body.ends_with_stub(info.text)
                                        or _next_kind(infos, j + 1) == "cut_stub"
-                                       or (_is_fragment(info.text) and _ends_article(infos, j + 1))):
+                                       or (is_fragment(info.text) and _ends_article(infos, j + 1))):
             kept.append(j)  # the cut-off start of one more paragraph: '"He...', 'This'
             protected.add(j)
-        elif info.kind == "short" and len(extras) < _MAX_TRAILING_ITEMS and list_like:
+        elif info.kind == "short" and len(extras) < MAX_TRAILING_ITEMS and list_like:
             kept.append(j)
             extras.add(j)
         else:
@@ -419,7 +336,7 @@ def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) 
         j += 1
     if kept and kept[-1] not in extras:
         protected.add(kept[-1])  # the last paragraph may be a cut-off one: never judged a headline
-    texts, glued_cut = _body_lines_from(infos, kept, protected)
+    texts, glued_cut = body_paragraphs(infos, kept, protected)
     cut = cut or glued_cut
     return texts, cut
 
@@ -442,100 +359,3 @@ def _ends_article(infos: list[LineInfo], j: int) -> bool:
             continue
         return info.kind in ("list_start", "cookie", "cut_stub", "nav")
     return True
-
-
-def _only_blank_between(infos: list[LineInfo], a: int, b: int) -> bool:
-    return all(infos[k].kind == "blank" for k in range(a + 1, b))
-
-
-def _stub_name(line: str) -> str:
-    low = line.lower()
-    if "chars" in low:
-        return "chars"
-    if "subscribe" in low or "subscriber" in low or "sign up" in low or "log in" in low or "member" in low:
-        return "paywall"
-    return "read_more"
-
-
-def _is_fragment(line: str) -> bool:
-    """'Live Nation is producing': running words cut off, not a headline."""
-    ws = words(line)
-    if len(ws) < 2:
-        return False
-    lower = sum(w[0].islower() for w in ws[1:])
-    return lower >= max(1, (len(ws) - 1) // 2) and not _SENTENCE_END.search(line)
-
-
-def _drop_inline_headlines(paras: list[LineInfo], protected: list[bool]) -> list[LineInfo]:
-    """Drop other articles' headlines standing between paragraphs; keep subheadings.
-
-    A subheading shares the article's vocabulary and is short; a related
-    headline is a long Title-Case line, or one whose words the article never uses.
-    """
-    judged = [k for k, p in enumerate(paras)
-              if p.kind == "short" and not protected[k] and p.n_words >= 5 and not _LIST_ITEM.match(p.text)]
-    if len(paras) < 3 or not judged:
-        return paras
-    # A word stem is used elsewhere when it occurs in the article more often than in the line
-    # itself (substring counts on the lower-cased text: no need to tokenise the whole body).
-    article = "\n".join(p.text for p in paras).lower()
-    drop = set()
-    for k in judged:
-        line = paras[k].text.lower()
-        own = {stem(w) for w in content_words(line)}
-        if not own:
-            continue
-        ov = sum(article.count(x) > line.count(x) for x in own) / len(own)  # share used elsewhere
-        if paras[k].n_words >= 8 and title_case_share(paras[k].text) >= 0.75 and ov < 0.6:
-            drop.add(k)
-        elif ov < 0.35:
-            drop.add(k)
-    return [p for k, p in enumerate(paras) if k not in drop]
-
-
-def clean_body_texts(texts: list[str]) -> list[tuple[str | None, str | None, str | None]]:
-    """Texts that are only a body (a feed's `content`, an extractor's output), in one pass.
-
-    The same line rules apply (furniture dropped, inline headlines of other
-    articles dropped, cut-off stubs recognised), without looking for a header.
-    Returns (body, cut_marker, last_paragraph) for each text.
-    """
-    return [_clean_body(infos) for infos in _classified(texts)]
-
-
-def clean_body_text(text: str) -> tuple[str | None, str | None, str | None]:
-    return clean_body_texts([text])[0]
-
-
-def _clean_body(infos: list[LineInfo]) -> tuple[str | None, str | None, str | None]:
-    keep = [i for i, info in enumerate(infos) if info.kind not in DROP_KINDS
-            and info.kind not in ("blank", "symbol", "list_start", "cookie")]
-    # Stubs such as 'Continue reading' / 'Read more' that end the text mark a cut.
-    tail = [i for i, info in enumerate(infos) if info.kind not in ("blank",)]
-    cut = None
-    if tail and infos[tail[-1]].kind == "cut_stub":
-        cut = _stub_name(infos[tail[-1]].text)
-    if not keep:
-        return None, cut, None
-    paragraphs, glued_cut = _body_lines_from(infos, keep, {keep[-1]})
-    body = "\n\n".join(p.text for p in paragraphs) or None
-    return body, cut or glued_cut, last_prose_paragraph(paragraphs)
-
-
-def _body_lines_from(infos: list[LineInfo], kept: list[int], protected: set[int] = frozenset()
-                     ) -> tuple[list[LineInfo], str | None]:
-    paras = _drop_inline_headlines([infos[i] for i in kept], [i in protected for i in kept])
-    cut = None
-    if paras:
-        last = paras[-1].text
-        m = _TRAILING_STUB.search(last)
-        if m:
-            cut = "chars"
-            last = last[: m.start()].rstrip()
-        elif _ELLIPSIS_END.search(last):
-            cut = "ellipsis"
-        if last:
-            paras[-1] = LineInfo(paras[-1].kind, last, paras[-1].n_words, paras[-1].date)
-        else:
-            paras.pop()
-    return paras, cut

@@ -1,0 +1,120 @@
+"""title_mismatch: the headline found does not belong to the body.
+
+Three ways a scrape gets the wrong headline: the headline slot holds a section
+label ('WORLD', 'Latest News'), or a link to another story ('Related: ...',
+'READ MORE: ...'), or another story's headline (a list page, a live blog, a
+scraper that took the neighbouring teaser). A story's own headline is written
+from its lede: most of its content words recur in the body; another story's
+shares few (dev corpus: own >= 0.29, other <= 0.12 of the headline's stems).
+
+Feature `title_body_score`: the share of the headline's content-word stems that
+the body uses; 0 for a label or a link; null with no headline or no body (those
+are other issues). The threshold is the suite's (expectations/articles.json).
+
+Reasons: title_mismatch/section_label, /related_link, /low_overlap.
+"""
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from cleanwire.text import CJK, STEM_CHARS, STOPWORDS, WORD_PATTERN
+from cleanwire.types import TITLE_MISMATCH
+
+CODE = TITLE_MISMATCH
+FEATURE = "title_body_score"
+SECTION_LABEL, RELATED_LINK, LOW_OVERLAP = "section_label", "related_link", "low_overlap"
+REASONS = (SECTION_LABEL, RELATED_LINK, LOW_OVERLAP)
+# What the parsers call the line in the headline slot (column `title_kind`).
+HEADLINE, LABEL, RELATED = "headline", "label", "related"
+
+# ---------------------------------------------------------------- what is not a headline
+
+# A related-link widget: 'RelatedNorth Korea fires...' (glued), 'Related: ...', 'READ MORE: ...'.
+RELATED_LINE = (r"(?i)^(?:related(?:\s+(?:articles?|stories|news|coverage|content|links?|reading|topics))?\s*[:\-–—|]\s*\S|"
+                r"(?:read|see|watch|click)\s+(?:more|also|next)\s*[:\-–—|]|also\s+read\s*[:\-–—|]|"
+                r"(?:you\s+(?:may|might)\s+also\s+like|more\s+from|recommended(?:\s+for\s+you)?|"
+                r"editor'?s\s+picks?|don'?t\s+miss|must\s+read|trending(?:\s+now)?|popular(?:\s+now)?|"
+                r"most\s+(?:read|popular|viewed|shared))\s*[:\-–—|]?)")
+RELATED_GLUED = "^Related[A-Z0-9‘'\"“]"
+RELATED_MAX_WORDS = 30  # a link is a headline's length at most
+# A section label: 'World', 'Latest News', 'Top Stories', 'Front page'.
+GENERIC_LABEL = (r"(?i)^(?:(?:latest|top|breaking|world|local|national|international|business|sports?|tech(?:nology)?|"
+                 r"entertainment|politics|health|science|opinion|lifestyle|culture|travel|markets?|economy|"
+                 r"featured|trending|more|related|editor'?s|today'?s|daily|weekly|live)\s*)+"
+                 r"(?:news|stories|headlines|updates|picks?|coverage|blog)?$|^(?:news|home|headlines|front page)$")
+LABEL_MAX_WORDS = 4     # an all-capitals line this short is a label ('WORLD NEWS'), a longer one may be a headline
+
+_WORD_RX = re.compile(WORD_PATTERN)
+_GENERIC_LABEL = re.compile(GENERIC_LABEL)
+_RELATED_GLUED = re.compile(RELATED_GLUED)
+_RELATED = re.compile(RELATED_LINE)
+
+
+def is_related_link(line: str) -> bool:
+    """'Related: ...', 'READ MORE: ...', 'RelatedOther story': a link to another story, not a headline."""
+    return len(_WORD_RX.findall(line)) <= RELATED_MAX_WORDS and bool(_RELATED_GLUED.match(line) or _RELATED.match(line))
+
+
+def is_generic_label(line: str) -> bool:
+    """'WORLD', 'Latest News', 'Top Stories': a section label, not a headline."""
+    if _GENERIC_LABEL.match(line):
+        return True
+    n = len(_WORD_RX.findall(line))
+    return 0 < n <= LABEL_MAX_WORDS and line == line.upper() and line != line.lower()
+
+
+def title_kind(title: str | None, related_line: bool = False) -> str | None:
+    """What stands in the headline slot: a related link, a section label, or a headline.
+
+    `related_line`: the line rules already called the line a related link (page dumps).
+    """
+    if not title:
+        return None
+    if related_line or is_related_link(title):
+        return RELATED
+    return LABEL if is_generic_label(title) else HEADLINE
+
+
+# ---------------------------------------------------------------- the feature
+
+_STOP = sorted(STOPWORDS)
+
+
+def stems(col: pl.Expr) -> pl.Expr:
+    """Content-word stems of a text column, as a list (the same rule as text.stem)."""
+    # Distinct words first: a body repeats its words, and the filter is the costly part.
+    return (col.str.to_lowercase().str.extract_all(WORD_PATTERN).list.unique()
+            .list.eval(pl.element().filter(((pl.element().str.len_chars() > 1) | pl.element().str.contains(f"^[{CJK}]$"))
+                                           & ~pl.element().is_in(_STOP))
+                       .str.slice(0, STEM_CHARS))
+            .list.unique())
+
+
+def feature() -> pl.Expr:
+    """title_body_score: share of the headline's content words that the body uses; 0 for a label or a link."""
+    title, body = stems(pl.col("title")), stems(pl.col("body"))
+    ratio = title.list.set_intersection(body).list.len() / title.list.len().cast(pl.Float64)
+    return (pl.when(pl.col("title").is_null() | pl.col("body").is_null()).then(None)
+            .when(pl.col("title_kind").is_in([LABEL, RELATED])).then(0.0)
+            .when(title.list.len() == 0).then(None)
+            .otherwise(ratio)
+            .alias(FEATURE))
+
+
+def reason() -> pl.Expr:
+    kind = (pl.when(pl.col("title_kind") == LABEL).then(pl.lit(SECTION_LABEL))
+            .when(pl.col("title_kind") == RELATED).then(pl.lit(RELATED_LINK))
+            .otherwise(pl.lit(LOW_OVERLAP)))
+    return pl.lit(f"{CODE}/") + kind
+
+
+def evidence(low: float | None) -> pl.Expr:
+    """The headline, and why it is foreign: what it is, or its score against the suite's minimum."""
+    title = pl.lit("'") + pl.col("title").str.slice(0, 80) + pl.lit("'")
+    score = (pl.lit(" shares ") + (pl.col(FEATURE) * 100).round(0).cast(pl.Int64).cast(pl.String)
+             + pl.lit("% of its words with the body" + (f" (minimum {low:.0%})" if low is not None else "")))
+    return (pl.when(pl.col("title_kind") == LABEL).then(title + pl.lit(" is a section label"))
+            .when(pl.col("title_kind") == RELATED).then(title + pl.lit(" links to another story"))
+            .otherwise(title + score))
