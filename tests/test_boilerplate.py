@@ -217,3 +217,11 @@ def test_body_with_every_kind_of_furniture_at_once():
     assert rec["body"] == "\n\n".join([PARAGRAPHS[0], PARAGRAPHS[1], "Three harvests on a windowsill",
                                        PARAGRAPHS[2], PARAGRAPHS[3]])
     assert rec["title"] == HEADLINE
+
+
+@pytest.mark.parametrize("line,kind", [
+    ("Price Premium: $0-$3,000 more than an equivalent gas-only car", "short"),   # a spec line, not a paywall
+    ("Premium members only: subscribe to read the full story", "cut_stub"),
+])
+def test_a_paywall_line_names_what_it_withholds_as_a_word_of_its_own(line, kind):
+    assert classify_line(line).kind == kind

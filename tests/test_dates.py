@@ -265,3 +265,14 @@ def test_the_article_date_wins_over_dates_of_listed_other_stories():
     footer = "More stories\nFerry service to the outer islands cut for winter\nJune 12, 2023"
     rec = parse_page_dump(page(HEADLINE, "June 17, 2023", footer=footer))
     assert rec["published_date"] == JUNE_17
+
+
+@pytest.mark.parametrize("line", ["Harbour Notes: The Ferry Vote Explained (2023-06-17)",
+                                  "Weekly Digest: Council and Ferries [June 17, 2023]"])
+def test_a_date_in_brackets_after_a_headline_does_not_make_a_date_line(line):
+    assert classify_date_line(line) is None
+
+
+@pytest.mark.parametrize("line", ["LONDON (June 17, 2023)", "Jane Doe (June 17, 2023)"])
+def test_a_bracketed_date_beside_a_place_or_author_is_a_date_line(line):
+    assert classify_date_line(line).date == dt.date(2023, 6, 17)

@@ -285,3 +285,16 @@ def test_a_broken_install_fails_loudly_instead_of_quarantining_every_html_file(m
     monkeypatch.setitem(sys.modules, "trafilatura", None)
     with pytest.raises(ImportError):
         parse_files([("page.html", html(f"<title>{HEADLINE}</title>").encode())])
+
+
+def test_html_headline_as_printed_beats_the_search_engine_title():
+    """The article's <h1> is the headline as printed; metadata titles are often written for search engines."""
+    seo = "Highest Library in the Country | Guide to Mountain Village Libraries"
+    head = f"<title>{seo}</title><meta property='og:title' content='{seo}'>" + json_ld(
+        {"@type": "NewsArticle", "headline": seo})
+    assert parse_html(html(head))["title"] == HEADLINE
+
+
+def test_html_headline_escaped_twice_in_the_metadata_is_read_once():
+    head = json_ld({"@type": "NewsArticle", "headline": "The Village&#39;s Library Opens"})
+    assert parse_html(html(head, h1=None))["title"] == "The Village's Library Opens"

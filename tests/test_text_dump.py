@@ -265,3 +265,81 @@ def test_related_headline_sharing_names_scores_below_the_own_headline():
 def test_related_headline_sharing_names_scores_below_the_threshold():
     (related,) = scores(SAME_PLACE_OTHER_STORY)
     assert related < TITLE_THRESHOLD
+
+
+# ----------------------------------------------------------------- issue 15: the body span, the header block
+
+def _guide(list_items: list[str]) -> str:
+    """A guide: headline, intro paragraphs, a long list, more paragraphs (the larger half)."""
+    more = [p.replace("Porthaven", "the harbour town") for p in PARAGRAPHS] + PARAGRAPHS[:3]
+    return "\n\n".join([HEADLINE, DATE, *PARAGRAPHS[:2], "What the plan includes:", *list_items, *more])
+
+
+def test_a_long_list_inside_an_article_keeps_both_halves_in_the_body():
+    items = [f"Item {w}: a new berth" for w in ("one", "two", "three", "four", "five", "six", "seven", "eight")]
+    rec = parse_page_dump(_guide(items))
+    assert rec["title"] == HEADLINE  # not a list item: the body starts at the first paragraph
+    assert rec["body"].startswith(PARAGRAPHS[0]) and rec["body"].endswith(PARAGRAPHS[2])
+    assert all(i in rec["body"] for i in items)
+
+
+def test_a_menu_of_one_line_blurbs_is_not_joined_to_the_body():
+    menu = []
+    for name in ("Search", "Analytics", "Messaging", "Payments", "Storage"):
+        menu += [name, f"Fast {name.lower()} for growing teams everywhere.", "Learn more", "Pricing", "Docs", "Blog",
+                 "Partners", "Careers", "Status"]
+    rec = parse_page_dump("\n\n".join([*menu, HEADLINE, DATE, BODY]))
+    assert rec["title"] == HEADLINE and rec["body"] == BODY
+
+
+def test_a_page_with_only_a_standfirst_above_its_header_block_has_no_body():
+    """Headline, standfirst, the headline again with a photo credit, byline and date, then other stories."""
+    rec = parse_page_dump("\n".join([
+        "7 MIN READ", HEADLINE, STANDFIRST + " The council met for six hours before the final vote on the plan.",
+        HEADLINE, "A ferry in the harbour. / Photo: Reuters / Reuters", "By Jane Doe", DATE, "",
+        "Explore", "Storm closes mountain passes", "Museum reopens after flood repairs"]))
+    assert rec["title"] == HEADLINE
+    assert rec["body"] is None
+
+
+def test_a_three_word_headline_printed_twice_is_the_headline():
+    short = "The Best Ferries"
+    rec = parse_page_dump("\n".join([short, STANDFIRST, short, "Our testers rode every boat.Credit: Jane Doe",
+                                     "By Jane Doe", DATE, "", BODY]))
+    assert rec["title"] == short
+
+
+@pytest.mark.parametrize("repeated", ["Auto News", "Get a Demo"])
+def test_a_menu_label_or_button_printed_again_is_not_the_headline(repeated):
+    lines = [repeated, "Pricing", repeated, repeated, repeated, HEADLINE, "", BODY]
+    if repeated == "Auto News":
+        lines = ["Auto News", "Pricing", "Auto News", HEADLINE, "", BODY]
+    assert parse_page_dump("\n".join(lines))["title"] == HEADLINE
+
+
+def test_a_title_case_headline_ending_with_a_full_stop_is_found():
+    headline = "Who Runs Your Ferry? Increasingly, Not a Council."
+    rec = parse_page_dump(page(headline, DATE))
+    assert rec["title"] == headline
+
+
+def test_a_headline_annotated_with_a_bracketed_date_is_a_headline():
+    headline = "Harbour Notes: The Ferry Vote Explained (2023-06-17)"
+    rec = parse_page_dump(page(headline, DATE))
+    assert rec["title"] == headline and rec["published_date"] == dt.date(2023, 6, 17)
+
+
+def test_another_storys_headline_on_the_same_topic_scores_below_the_threshold_its_own_above():
+    """A headline from the same beat shares a word with the body's later paragraphs and none with the lede:
+    the whole body alone gave it the threshold (0.2, passed); with the lede it scores half that."""
+    lede = ("The city council of Porthaven on Friday approved a plan to replace its ageing diesel ferry fleet "
+            "with twelve electric boats.")
+    rest = [p.replace("Porthaven", "the town") for p in PARAGRAPHS[1:]] + [
+        "Crews will work new rosters once the electric boats arrive, the operator said."]
+    body = "\n\n".join([lede, *rest])
+    foreign, own = "Deckhands threaten walkout over weekend rosters", HEADLINE
+    scores = {}
+    for title in (foreign, own):
+        rec = parse_file("a.txt", page(title, DATE, body=body).encode())
+        scores[title] = build_frame(rec, "r")["title_body_score"][0]
+    assert scores[foreign] < TITLE_THRESHOLD <= scores[own], scores

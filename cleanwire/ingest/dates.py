@@ -120,6 +120,7 @@ OTHER_WORDS = 6            # ...up to this many words ('LONDON, Jane Doe, Reuter
 INTRODUCED_EXTRA = 6       # ...and this many more after 'Published'/'Updated' (a longer byline)
 PROSE_LOWER_WORDS = 2      # this many lower-case words beside a plain date make it a sentence
 DATE_LINE_MAX_CHARS = 200  # a longer line is a paragraph
+ANNOTATED_MIN_WORDS = 3    # words before a bracketed date that make it a headline's annotation
 # Which date of a page is its own, best first: 'Published' beats a plain date beats 'Updated';
 # 'Last updated' is a later date, reported only when it is all there is.
 DATE_KIND_RANK = {"published": 0, "plain": 1, "updated": 2, "last_updated": 3}
@@ -146,6 +147,7 @@ def classify_date_line(line: str, max_other_words: int = OTHER_WORDS) -> DateLin
     return min(found, key=lambda dl: DATE_KIND_RANK[dl.kind])
 
 
+_BRACKETED_AT = re.compile(r"^[(\[].*[)\]]$")
 _SEGMENTS = re.compile(r"\s+[|•·]\s+|\s*\|\s*")
 _EMPHASIS = re.compile(r"(?<!\w)[_*]+|[_*]+(?!\w)")
 # An embedded social post's attribution line: '— Spurs (@SpursOfficial) November 20, 2019'.
@@ -180,6 +182,10 @@ def _date_segment(seg: str, max_other_words: int) -> DateLine | None:
     # Lower-case words beside a plain date ('The deal was signed on ...') make it prose;
     # names, places and section labels beside it are capitalised.
     if kind == "plain" and sum(w.islower() for w in rest_words) >= PROSE_LOWER_WORDS:
+        return None
+    # A date in brackets after a phrase annotates a headline ('Weekly Notes: AI for Analytics (2025-09-21)');
+    # a date line states its date, the place or author beside it.
+    if kind == "plain" and len(rest_words) >= ANNOTATED_MIN_WORDS and _BRACKETED_AT.search(seg[first.start - 1:first.end + 1]):
         return None
     return DateLine(first.date, kind)
 

@@ -42,7 +42,8 @@ CUT_STUB = (rf"(?i){CHARS}|"
             r"^already (?:a )?(?:subscriber|member)\b.{0,40}$|^\[(?:\.\.\.|…)\]$")
 # A paywall line names a subscription AND what it withholds ('This article is for subscribers only').
 PAYWALL = r"(?i)\b(?:subscri\w*|sign in|log ?in|paywall|premium|members only|registered users)\b"
-PAYWALL_WHAT = r"(?i)\b(?:articles?|story|stories|content|read\w*|continu\w*|access|unlock|full|only|exclusive)\b"
+# (a word of its own: 'gas-only' in 'Price Premium: ... gas-only car' withholds nothing)
+PAYWALL_WHAT = r"(?i)(?:^|[\s(\"'“])(?:articles?|story|stories|content|read\w*|continu\w*|access|unlock|full|only|exclusive)\b"
 PAYWALL_MAX_CHARS = 120  # a paywall notice is one short line; longer text naming subscriptions is prose
 _PAYWALL_WORDS = ("subscribe", "subscriber", "sign up", "log in", "member")
 _ELLIPSIS_AT_END = re.compile(ELLIPSIS_END)

@@ -11,6 +11,7 @@ states no date must be reported as missing_date, not given an invented one.
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -105,18 +106,23 @@ _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|•|·)\s+")
 
 
 def _headline(tree, ld: dict, extracted: str | None, sitename: str | None) -> str | None:
-    """The headline: JSON-LD, Open Graph or Twitter title, the <h1>, else <title>; never the site's name.
+    """The headline as printed: the article's <h1> (or the page's only one), else the metadata's
+    (JSON-LD, Open Graph, Twitter), the extractor's, <title>; never the site's name.
 
-    Page titles often read 'Headline | Site' or 'Site - Headline': the part that
-    names the site (og:site_name, the extractor's site name, or the domain) is cut.
+    The metadata titles are often written for search engines ('Types of Restaurant
+    Service | Full Guide to ...') while the page prints its own headline in the
+    <h1>. Page titles often read 'Headline | Site' or 'Site - Headline': the part
+    that names the site (og:site_name, the extractor's site name, or the domain) is cut.
     """
     sites = {_letters(x) for x in (sitename, _meta(tree, "property", "og:site_name"),
                                    _domain(_canonical_url(tree))) if x}
-    sources = [_first_str(ld.get("headline")), _meta(tree, "property", "og:title"),
-               _meta(tree, "name", "twitter:title"), _first_text(tree, "//article//h1|//main//h1"),
-               _first_text(tree, "//h1"), extracted, _first_text(tree, "//title")]
+    h1s = tree.xpath("//h1")
+    sources = [_first_text(tree, "//article//h1|//main//h1"), h1s[0].text_content() if len(h1s) == 1 else None,
+               _first_str(ld.get("headline")), _meta(tree, "property", "og:title"),
+               _meta(tree, "name", "twitter:title"), extracted, _first_text(tree, "//title")]
     for raw in sources:
-        title = normalise_whitespace(raw)
+        # Entities escaped twice in the source ('It&amp;#39;s') are read once by the parser.
+        title = normalise_whitespace(html.unescape(raw) if raw and "&" in raw else raw)
         if not title:
             continue
         parts = [p for p in _TITLE_SEPARATORS.split(title) if _letters(p) not in sites]

@@ -20,16 +20,18 @@ from collections import Counter
 
 from cleanwire.ingest.body import body_paragraphs, is_fragment, last_prose_paragraph
 from cleanwire.ingest.dates import DATE_KIND_RANK
-from cleanwire.ingest.lines import LineInfo, classify_texts
+from cleanwire.ingest.lines import PROSE_MIN_WORDS, LineInfo, classify_texts
 from cleanwire.rules import truncated_body
 from cleanwire.rules.patterns import BYLINE_PREFIX, HEADLINE_END, LOWER_SENTENCE_END, SENTENCE_END
 from cleanwire.rules.title_mismatch import is_generic_label, title_kind
+from cleanwire.text import title_case_share
 from cleanwire.types import Fields, new_fields
 
 # Kinds that make up the byline area between a headline and its body.
 _HEADER_FURNITURE = {"date", "last_updated", "byline", "caption", "read_time", "ad", "source", "nav", "share"}
 # The body span: non-prose, non-furniture lines that may separate two paragraphs of one body
-# (subheadings, a pull quote, list items), and what a list of other stories counts for.
+# (subheadings, a pull quote, list items), and what a list-of-stories header counts for (an
+# inline widget between paragraphs has one, and the article goes on after it).
 MAX_GAP = 6
 LIST_GAP = 4
 # After the last paragraph: short lines that may still be the article's (list items, a call to
@@ -43,6 +45,9 @@ MAX_KICKERS = 6               # short labels above a headline before the block i
 MENU_LABELS_IN_A_ROW = 2      # labels in a row above a candidate: a menu, the header ends
 SENTENCE_MIN_WORDS = 3        # 'It was a close vote.': a sentence of 3+ words ends the header
 KICKER_MAX_WORDS = 3          # 'Opinion', 'Fact Check', 'Analysis': a label, not a headline
+HEADLINE_MIN_WORDS = 3        # ... but a line this long printed twice is a headline ('The Best Toothbrushes')
+MAX_HEADLINE_PRINTS = 3       # a page prints its headline two or three times (headline, <h1>, breadcrumb)
+TITLE_CASE_HEADLINE = 0.6     # share of capitalised words that makes a line ending in '.' a headline
 _SENTENCE_END = re.compile(SENTENCE_END)
 _HEADLINE_END = re.compile(HEADLINE_END)
 _SENTENCE = re.compile(LOWER_SENTENCE_END)
@@ -72,7 +77,7 @@ def _parse_infos(infos: list[LineInfo]) -> Fields:
         dated = [i for i in range(limit) if infos[i].kind in ("date", "byline")]
         start = end = dated[-1] + 1 if dated else limit
     if span:
-        start = _skip_header_furniture(infos, start, end)
+        start, end = _skip_header_furniture(infos, start, end)
         out["subtitle"] = _standfirst(infos, span[0], start)
     _read_header(infos, start, out)
     if span and out["title"] is None:
@@ -92,7 +97,15 @@ def _parse_infos(infos: list[LineInfo]) -> Fields:
 # ------------------------------------------------------------------ body span
 
 def _body_span(infos: list[LineInfo]) -> tuple[int, int] | None:
-    """(first, last) line index of the largest cluster of prose paragraphs."""
+    """(first, last) line index of the article's body.
+
+    The body is the largest cluster of prose paragraphs, joined with its
+    neighbours when nothing but the article's own interludes stands between
+    them: a long list, steps, subheadings, an inline related-link widget or a
+    photo caption (guides and reviews alternate prose and lists of any length).
+    What marks another block of the page separates (SEPARATORS): a list of other
+    stories, a menu, a cookie banner, a cut-off stub, or another byline/date block.
+    """
     clusters: list[list[int]] = []
     gap = 0
     for i, info in enumerate(infos):
@@ -108,36 +121,63 @@ def _body_span(infos: list[LineInfo]) -> tuple[int, int] | None:
             gap += LIST_GAP
     if not clusters:
         return None
-    best = max(clusters, key=lambda c: sum(infos[i].n_words for i in c))
-    return best[0], best[-1]
+    k = max(range(len(clusters)), key=lambda c: sum(infos[i].n_words for i in clusters[c]))
+    return clusters[_reach(infos, clusters, k, -1)][0], clusters[_reach(infos, clusters, k, +1)][-1]
 
 
-def _skip_header_furniture(infos: list[LineInfo], start: int, end: int) -> int:
+PARAGRAPH_WORDS = PROSE_MIN_WORDS  # a line this long is a paragraph of running text, whatever its end
+# Kinds of line that end one block of a page and start another.
+SEPARATORS = {"list_start", "nav", "cookie", "cut_stub", "share", "date", "last_updated", "byline", "read_time"}
+
+
+def _reach(infos: list[LineInfo], clusters: list[list[int]], k: int, step: int) -> int:
+    """The farthest cluster from `k` (walking by `step`) that is more of the article: it holds a real
+    paragraph (a menu's one-line blurbs do not), and no separator stands on the way."""
+    j = reach = k
+    while 0 <= j + step < len(clusters):
+        a, b = sorted((clusters[j][0 if step < 0 else -1], clusters[j + step][-1 if step < 0 else 0]))
+        if any(infos[i].kind in SEPARATORS for i in range(a + 1, b)):
+            break
+        j += step
+        if any(infos[i].n_words >= PARAGRAPH_WORDS for i in clusters[j]):
+            reach = j
+    return reach
+
+
+def _skip_header_furniture(infos: list[LineInfo], start: int, end: int) -> tuple[int, int]:
     """Move the body start below byline-area furniture that follows a standfirst.
 
     In a full page dump the standfirst comes before the repeated headline, the
     byline and the date: the body begins after them. Only one prose line (the
     standfirst) may stand above such furniture; captions and image credits do
-    not count, they also stand between paragraphs.
+    not count, they also stand between paragraphs. When no paragraph follows the
+    furniture (or a list of other stories comes first), the page holds no
+    article text, only its standfirst: the body is empty. Returns (start, end).
     """
     prose_seen = 0
     last_furniture = None
+    repeats_headline = False  # the block below the standfirst prints the headline again: a page header
     seen_short = {infos[i].text for i in range(start) if infos[i].kind in ("short", "caps")}
-    for i in range(start, end + 1):
+    for i in range(start, len(infos)):
         info = infos[i]
         if info.kind == "prose":
             prose_seen += 1
             if prose_seen > 1:
                 break
-        elif info.kind in ("date", "last_updated", "byline", "read_time") or (
-                info.kind in ("short", "caps") and info.text in seen_short):
+        elif info.kind in ("short", "caps") and info.text in seen_short:
+            last_furniture, repeats_headline = i, True
+        elif i > end and (not repeats_headline or info.kind == "list_start"):
+            break  # past the span, only a header block that repeats the headline is followed
+        elif info.kind in ("date", "last_updated", "byline", "read_time"):
             last_furniture = i
     if last_furniture is None:
-        return start
+        return start, end
     for i in range(last_furniture + 1, end + 1):
         if infos[i].kind == "prose":
-            return i
-    return start
+            return i, end
+        if infos[i].kind == "list_start":
+            return last_furniture + 1, i - 1
+    return last_furniture + 1, min(end, last_furniture)
 
 
 def _standfirst(infos: list[LineInfo], first_prose: int, start: int) -> str | None:
@@ -197,8 +237,9 @@ def _read_header(infos: list[LineInfo], start: int, out: Fields) -> None:
         if info.kind == "related":
             links.append(i)
             continue
-        if _SENTENCE.search(info.text[-40:]) and info.n_words >= SENTENCE_MIN_WORDS:
-            break  # 'It was a close vote.': a sentence, not a headline (headlines end without a stop)
+        if (_SENTENCE.search(info.text[-40:]) and info.n_words >= SENTENCE_MIN_WORDS
+                and title_case_share(info.text) < TITLE_CASE_HEADLINE):
+            break  # 'It was a close vote.': a sentence, not a headline (a Title-Case line may end with a stop)
         if _is_kicker(info):
             kickers.append(i)
             labels_in_a_row += 1
@@ -210,7 +251,12 @@ def _read_header(infos: list[LineInfo], start: int, out: Fields) -> None:
         if len(cands) >= MAX_HEADLINE_CANDIDATES:
             break
     title_at = None
-    repeated = [i for i in cands if counts[infos[i].text] > 1]
+    # A line printed twice is the headline (pages repeat it), even one as short as a kicker, unless it
+    # is a label: menus print their section names ('Life', 'Auto News') and buttons in several places,
+    # and more often than a page prints its headline.
+    repeated = sorted((i for i in cands + kickers if 1 < counts[infos[i].text] <= MAX_HEADLINE_PRINTS
+                       and infos[i].kind != "caps" and infos[i].n_words >= HEADLINE_MIN_WORDS
+                       and not is_generic_label(infos[i].text)), reverse=True)
     if repeated:
         title_at = repeated[0]
     elif cands:
