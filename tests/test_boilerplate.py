@@ -225,3 +225,18 @@ def test_body_with_every_kind_of_furniture_at_once():
 ])
 def test_a_paywall_line_names_what_it_withholds_as_a_word_of_its_own(line, kind):
     assert classify_line(line).kind == kind
+
+
+@pytest.mark.parametrize("line", ["Skip to main content", "Skip to table of contents", "Skip to navigation"])
+def test_skip_links_are_navigation(line):
+    assert classify_line(line).kind == "nav"
+
+
+@pytest.mark.parametrize("line,kind", [
+    ("Trending: Storm closes mountain passes", "related"),
+    ("Most read", "list_start"),                                          # a bare label heads a list
+    ("Popular College Essay Topics (and How to Answer Them)", "short"),   # a headline starting with an adjective
+    ("Trending Editor", "short"),
+])
+def test_a_related_widget_label_stands_alone_or_before_a_separator(line, kind):
+    assert classify_line(line).kind == kind

@@ -121,3 +121,12 @@ def test_empty_file_gives_an_unreadable_record():
     (rec,) = parse_file("empty.txt", b"")
     assert rec["read_error"]
     assert rec["source_path"] == "empty.txt"
+
+
+def test_windows_1252_punctuation_pasted_into_utf8_text_is_read_as_such():
+    """'And finally…' with the ellipsis as the single cp1252 byte 0x85, the rest UTF-8 (café, an em dash)."""
+    data = "And finally".encode() + b"\x85 trouble brewing at the caf\xc3\xa9 \xe2\x80\x94 builders say"
+    d = decode_bytes(data * 3)
+    assert d.encoding == "utf-8" and d.error is None
+    assert d.text.startswith("And finally… trouble brewing at the café — builders say")
+    assert "\ufffd" not in d.text

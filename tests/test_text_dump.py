@@ -343,3 +343,11 @@ def test_another_storys_headline_on_the_same_topic_scores_below_the_threshold_it
         rec = parse_file("a.txt", page(title, DATE, body=body).encode())
         scores[title] = build_frame(rec, "r")["title_body_score"][0]
     assert scores[foreign] < TITLE_THRESHOLD <= scores[own], scores
+
+
+def test_a_headline_just_above_the_byline_block_beats_a_line_between_the_block_and_the_body():
+    """Headline, author, read time, date; then a subheading and an image prompt above the first paragraph."""
+    rec = parse_page_dump("\n\n".join(["Sign in", HEADLINE, "Jane Doe", "4 min read", DATE, "Listen", "Share",
+                                       "The Vote Nobody Expected", "Click to view the image in full size", BODY]))
+    assert rec["title"] == HEADLINE
+    assert rec["published_date"] == dt.date(2023, 6, 17)

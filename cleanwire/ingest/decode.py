@@ -70,7 +70,9 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
         pass
     mostly = _mostly_utf8(data)
     if mostly is not None:
-        return mostly, "utf-8"
+        # The stray bytes are most often Windows-1252 punctuation pasted into UTF-8 text (a '…'
+        # as 0x85, a quote as 0x92): read them as such, and the rest as UTF-8.
+        return data.decode("utf-8", errors=_CP1252_STRAYS), "utf-8"
     if data.count(b"\x00") > len(data) // 8:
         return None, None  # NUL-heavy and no UTF-16 BOM: binary
     from charset_normalizer import from_bytes  # imported only when UTF-8 fails
@@ -87,6 +89,14 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
             pass
     return str(best), best.encoding
 
+
+def _cp1252_strays(err: UnicodeDecodeError) -> tuple[str, int]:
+    bad = err.object[err.start:err.end]
+    return bad.decode("cp1252", errors="replace"), err.end
+
+
+_CP1252_STRAYS = "cleanwire-cp1252-strays"
+codecs.register_error(_CP1252_STRAYS, _cp1252_strays)
 
 # C0/C1 controls (not line/tab breaks), replacement and private-use characters.
 _BAD_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff\ud800-\udfff]")

@@ -81,7 +81,7 @@ AUTHOR_LINK = (r"(?i)(?:view|see|read|more)\s+(?:all\s+|more\s+)?(?:articles|sto
                r"^(?:view|see)\s+all\s+(?:articles|stories|posts)\s+by\b")
 BREADCRUMB = r"(?i)^(?:you are (?:here|at)\s*:?\s*)?[^>»›/|]{1,30}(?:[>»›/|][^>»›/|]{1,30}){1,5}$"
 NAV = (r"(?i)^(?:home|menu|search|sign in|log in|login|register|subscribe|newsletter|newsletters|close|"
-       r"skip to (?:main )?content|live tv|live|watch live|you are at|you are here|back to top|next|previous|prev|"
+       r"skip to [\w ]{1,40}|live tv|live|watch live|you are at|you are here|back to top|next|previous|prev|"
        r"more|loading|terms of (?:use|service)|privacy(?: policy)?|contact(?: us)?|about(?: us)?|sitemap|rss|careers?|"
        r"advertise(?: with us)?|feedback|help|faq|accessibility|cookie (?:policy|settings)|ok|accept|"
        r"(?:\d+\s+)?post comment(?:\s*\(\+\))?|\d+ comments?)\s*[:»›>]*$")

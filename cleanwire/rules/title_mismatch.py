@@ -36,12 +36,14 @@ HEADLINE, LABEL, RELATED = "headline", "label", "related"
 
 # ---------------------------------------------------------------- what is not a headline
 
-# A related-link widget: 'RelatedNorth Korea fires...' (glued), 'Related: ...', 'READ MORE: ...'.
+# A related-link widget: 'RelatedNorth Korea fires...' (glued), 'Related: ...', 'READ MORE: ...',
+# 'Trending: ...' or a bare 'Most read'. A widget's label is followed by a separator or stands
+# alone: 'Popular College Essay Topics' is a headline that starts with an adjective.
 RELATED_LINE = (r"(?i)^(?:related(?:\s+(?:articles?|stories|news|coverage|content|links?|reading|topics))?\s*[:\-–—|]\s*\S|"
                 r"(?:read|see|watch|click)\s+(?:more|also|next)\s*[:\-–—|]|also\s+read\s*[:\-–—|]|"
                 r"(?:you\s+(?:may|might)\s+also\s+like|more\s+from|recommended(?:\s+for\s+you)?|"
                 r"editor'?s\s+picks?|don'?t\s+miss|must\s+read|trending(?:\s+now)?|popular(?:\s+now)?|"
-                r"most\s+(?:read|popular|viewed|shared))\s*[:\-–—|]?)")
+                r"most\s+(?:read|popular|viewed|shared))(?:\s*[:\-–—|]|\s*$))")
 RELATED_GLUED = "^Related[A-Z0-9‘'\"“]"
 RELATED_MAX_WORDS = 30  # a link is a headline's length at most
 # A section label: 'World', 'Latest News', 'Top Stories', 'Front page'.

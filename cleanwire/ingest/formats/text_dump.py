@@ -48,6 +48,7 @@ KICKER_MAX_WORDS = 3          # 'Opinion', 'Fact Check', 'Analysis': a label, no
 HEADLINE_MIN_WORDS = 3        # ... but a line this long printed twice is a headline ('The Best Toothbrushes')
 MAX_HEADLINE_PRINTS = 3       # a page prints its headline two or three times (headline, <h1>, breadcrumb)
 TITLE_CASE_HEADLINE = 0.6     # share of capitalised words that makes a line ending in '.' a headline
+HEADLINE_TO_BLOCK = 4         # lines at most between a headline and its byline/date block (author, read time)
 _SENTENCE_END = re.compile(SENTENCE_END)
 _HEADLINE_END = re.compile(HEADLINE_END)
 _SENTENCE = re.compile(LOWER_SENTENCE_END)
@@ -199,8 +200,10 @@ def _read_header(infos: list[LineInfo], start: int, out: Fields) -> None:
     of other stories, at navigation, or at two labels in a row above a
     candidate (a menu). In the block, a line printed twice is the headline
     (page dumps repeat it); else the upper-most headline-like line is (news
-    pages print headline, then standfirst, then byline and date); else a lone
-    label stands where the headline should be ('Latest News', 'WORLD').
+    pages print headline, then standfirst, then byline and date), and one just
+    above the byline/date block beats any below it (there stand captions,
+    subheadings and standfirsts); else a lone label stands where the headline
+    should be ('Latest News', 'WORLD').
     """
     header = [i for i in range(start) if infos[i].kind != "blank"]
     counts = Counter(infos[i].text for i in header)
@@ -213,11 +216,14 @@ def _read_header(infos: list[LineInfo], start: int, out: Fields) -> None:
     kickers: list[int] = []  # short labels met on the way ('Opinion', 'WORLD', 'Editorial')
     links: list[int] = []    # 'Related: ...' lines: the title slot only when nothing else is there
     labels_in_a_row = 0
+    block = None             # the byline/date block nearest to the body, when the walk passes one
     for i in reversed(header):
         info = infos[i]
         if info.kind in _HEADER_FURNITURE or info.kind in ("cookie", "cut_stub", "symbol", "credit"):
             if info.kind == "byline" and out["author"] is None:
                 out["author"] = _author(info.text)
+            if info.kind in ("date", "byline") and block is None:
+                block, labels_in_a_row = i, 0  # labels below the block (an author's name, 'Listen') are no menu
             if info.kind == "nav" and (cands or kickers):
                 break
             continue
@@ -248,8 +254,16 @@ def _read_header(infos: list[LineInfo], start: int, out: Fields) -> None:
             continue
         labels_in_a_row = 0
         cands.append(i)
-        if len(cands) >= MAX_HEADLINE_CANDIDATES:
+        if len([c for c in cands if block is None or c < block]) >= MAX_HEADLINE_CANDIDATES:
             break
+    # A headline-like line just above the byline/date block beats those below it.
+    above = [c for c in cands if block is not None and c < block
+             and sum(infos[k].kind != "blank" for k in range(c + 1, block)) <= HEADLINE_TO_BLOCK]
+    if above:
+        below = [c for c in cands if c > block]
+        if below and out["subtitle"] is None and min(below) == max(below):
+            out["subtitle"] = infos[below[0]].text
+        cands = [c for c in cands if c < block]
     title_at = None
     # A line printed twice is the headline (pages repeat it), even one as short as a kicker, unless it
     # is a label: menus print their section names ('Life', 'Auto News') and buttons in several places,
