@@ -298,3 +298,13 @@ def test_html_headline_as_printed_beats_the_search_engine_title():
 def test_html_headline_escaped_twice_in_the_metadata_is_read_once():
     head = json_ld({"@type": "NewsArticle", "headline": "The Village&#39;s Library Opens"})
     assert parse_html(html(head, h1=None))["title"] == "The Village's Library Opens"
+
+
+def test_html_whose_extractor_finds_no_text_gets_its_body_from_the_visible_text():
+    """Some layouts defeat the extractor (here the article sits in an <aside>): the page's own
+    text, read by the same line rules as a text dump, gives the body instead of an empty one."""
+    page = (f"<!doctype html><html><head><title>{HEADLINE}</title></head><body>{NAV}"
+            f"<aside><h1>{HEADLINE}</h1>{ARTICLE_P}</aside>{FOOTER}</body></html>")
+    rec = parse_html(page)
+    assert rec["title"] == HEADLINE
+    assert rec["body"] is not None and all(p in rec["body"] for p in PARAGRAPHS)

@@ -351,3 +351,16 @@ def test_a_headline_just_above_the_byline_block_beats_a_line_between_the_block_a
                                        "The Vote Nobody Expected", "Click to view the image in full size", BODY]))
     assert rec["title"] == HEADLINE
     assert rec["published_date"] == dt.date(2023, 6, 17)
+
+
+def _score(title: str, body: str = BODY) -> float:
+    return build_frame(parse_file("a.txt", page(title, DATE, body=body).encode()), "r")["title_body_score"][0]
+
+
+def test_a_headline_that_starts_like_a_widget_but_names_this_story_is_its_headline():
+    assert _score("Recommended: Harbour city approves electric ferry fleet") >= TITLE_THRESHOLD
+
+
+def test_a_link_to_another_story_that_meets_the_body_by_chance_is_held():
+    """'Also read: ... for Commuters' shares one word with the body: chance, not the story's headline."""
+    assert _score("Also read: Best Cheap Bicycles for Commuters in 2026") == 0.0

@@ -29,6 +29,7 @@ _META_DATE_KEYS = (
     ("name", "date"), ("name", "dc.date"), ("name", "dc.date.issued"), ("name", "dcterms.date"),
     ("name", "sailthru.date"), ("name", "parsely-pub-date"), ("itemprop", "datePublished"),
 )
+EXTRACTED_MIN_WORDS = 25  # an extractor's text shorter than a paragraph: it missed the article
 URL_DATE = re.compile(rf"/({YEAR})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|-|\b)")
 
 
@@ -59,12 +60,19 @@ def parse_html(text: str) -> Fields:
     if out["published_date"] is None:
         out["published_date"] = url_date(out["url"] or _canonical_url(tree))
         out["date_kind"] = "url" if out["published_date"] else None
-    if out["published_date"] is None:
-        # No metadata: a date line printed in the page's own byline area, found by the
-        # same rules as in a text dump of the page.
+    visible = None
+    extracted_words = len((out["body"] or "").split())
+    if out["published_date"] is None or extracted_words < EXTRACTED_MIN_WORDS:
+        # The page read as a text dump by our own line rules: its byline area's date when the
+        # metadata has none, and its body when the extractor found less than a paragraph (it
+        # gives up on some layouts, or keeps a menu; an empty body would hold an article back).
         visible = parse_page_dump(visible_text(tree))
+    if out["published_date"] is None:
         out["published_date"] = visible["published_date"]
         out["date_kind"] = f"visible_{visible['date_kind']}" if visible["published_date"] else None
+    if extracted_words < EXTRACTED_MIN_WORDS and len((visible["body"] or "").split()) > extracted_words:
+        out["body"], out["cut_marker"], out["last_paragraph"] = (visible["body"], visible["cut_marker"],
+                                                                 visible["last_paragraph"])
     if doc is None:
         out["title"] = _headline(tree, ld, None, None)
     if out["title"] and out["body"] and out["body"].startswith(out["title"]):
