@@ -58,7 +58,8 @@ RUN_COLUMNS = ["article_id", "source_path", "source_file", "title", "published_d
 
 def add_features(df: pl.DataFrame) -> pl.DataFrame:
     """Every feature and reason input of a batch of parsed records (unreadable ones get nulls)."""
-    df = df.with_columns(empty_body.word_count(), truncated_body.truncation(), missing_date.date_in_prose())
+    df = df.with_columns(empty_body.word_count(), truncated_body.truncation(), title_mismatch.overlap(),
+                         missing_date.date_in_prose(df))
     return df.with_columns(
         unreadable.feature(), missing_date.feature(), missing_title.feature(), empty_body.feature(),
         title_mismatch.feature(), truncated_body.feature())

@@ -30,10 +30,15 @@ def feature() -> pl.Expr:
     return pl.when(pl.col("read_error").is_null()).then(pl.col("published_date").is_not_null()).alias(FEATURE)
 
 
-def date_in_prose() -> pl.Expr:
-    """An undated article's body mentions a complete date (null when it has a date: not needed)."""
-    return (pl.when(pl.col("published_date").is_null() & pl.col("body").is_not_null())
-            .then(pl.col("body").str.contains(DATE_IN_TEXT)).alias("date_in_prose"))
+def date_in_prose(df: pl.DataFrame) -> pl.Series:
+    """An undated article's body mentions a complete date (null when it has a date: not needed).
+
+    Searched in the undated bodies only: as an expression the search ran on every body (a
+    when/then evaluates all its branches), ~15 % of a batch's CPU for ~10 % of its records.
+    """
+    undated = (df["published_date"].is_null() & df["body"].is_not_null()).arg_true()
+    found = df["body"].gather(undated).str.contains(DATE_IN_TEXT)
+    return pl.Series("date_in_prose", [None] * df.height, dtype=pl.Boolean).scatter(undated, found)
 
 
 def reason() -> pl.Expr:

@@ -110,25 +110,36 @@ LEDE_PARAGRAPHS = 3  # a lede: the first paragraph or three (a one-line intro, t
 LINK_OWN_SCORE = 0.4
 
 
+def overlap() -> pl.Expr:
+    """title_overlap: the mean of the shares of the headline's stems found in the lede and in the body
+    (null without a headline, a body, or a content word in the headline).
+
+    A headline shaped like a widget link is measured by the headline it names.
+    """
+    named = pl.when(pl.col("title_kind") == RELATED).then(pl.col("title").str.replace(RELATED_LABEL, "")
+                                                          ).otherwise(pl.col("title"))
+    title, body = stems(named), stems(pl.col("body"))
+    # The first paragraphs taken by one match (bodies are paragraphs joined by blank lines).
+    lede = stems(pl.col("body").str.extract(rf"^((?:[^\n]*\n\n){{0,{LEDE_PARAGRAPHS - 1}}}[^\n]*)", 1))
+    n = title.list.len().cast(pl.Float64)
+    shares = (title.list.set_intersection(lede).list.len() + title.list.set_intersection(body).list.len()) / n / 2
+    return pl.when(n > 0).then(shares).alias("title_overlap")
+
+
 def feature() -> pl.Expr:
     """title_body_score: how much the headline agrees with the lede and the body; 0 for a section label.
 
+    Reads `title_overlap` (computed first, once: polars evaluates every branch of a when/then).
     A line shaped like a related link ('Recommended: 10 Noteworthy Newsletters on Data') is scored
     by the headline it names when that agrees clearly with the story (LINK_OWN_SCORE): the page's
     headline merely starts like a widget. Otherwise it is a link to another story, scored 0: short
     link texts meet a body by chance ('...for College Students' in a piece about students).
     """
-    named = pl.when(pl.col("title_kind") == RELATED).then(pl.col("title").str.replace(RELATED_LABEL, "")
-                                                          ).otherwise(pl.col("title"))
-    title, body = stems(named), stems(pl.col("body"))
-    lede = stems(pl.col("body").str.split("\n\n").list.head(LEDE_PARAGRAPHS).list.join("\n\n"))
-    n = title.list.len().cast(pl.Float64)
-    ratio = (title.list.set_intersection(lede).list.len() / n + title.list.set_intersection(body).list.len() / n) / 2
+    overlap = pl.col("title_overlap")
     return (pl.when(pl.col("title").is_null() | pl.col("body").is_null()).then(None)
             .when(pl.col("title_kind") == LABEL).then(0.0)
-            .when((pl.col("title_kind") == RELATED) & (ratio < LINK_OWN_SCORE)).then(0.0)
-            .when(title.list.len() == 0).then(None)
-            .otherwise(ratio)
+            .when((pl.col("title_kind") == RELATED) & (overlap.fill_null(0.0) < LINK_OWN_SCORE)).then(0.0)
+            .otherwise(overlap)
             .alias(FEATURE))
 
 
