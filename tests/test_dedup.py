@@ -167,7 +167,7 @@ def members(*rows: dict) -> pl.DataFrame:
     """Copies of one article (or of several: a row's `star` names its star), each star's group_id set to
     its center, the copy `preference_order` puts first, as the run's star clustering does."""
     base = {"star": "g", "is_published": False, "word_count": 200, "published_date": None, "title": None,
-            "subtitle": None, "author": None, "section": None, "dateline": None}
+            "subtitle": None, "author": None, "section": None, "dateline": None, "title_body_score": 0.5}
     full_rows = [{**base, "source_path": f"{r['article_id']}.txt", **r} for r in rows]
     m = pl.DataFrame(full_rows, schema_overrides={"own_issues": pl.List(pl.String), "published_date": pl.Date,
                                                   "title": pl.String, "subtitle": pl.String, "author": pl.String,
@@ -222,6 +222,18 @@ def test_choose_canonical_keeps_an_already_published_copy():
          "published_date": dt.date(2023, 6, 17), "title": "Harbour city approves electric ferry fleet"},
     )
     assert canonical(dedup.choose_canonical(m)) == {"published_before"}
+
+
+def test_of_two_copies_under_different_headlines_the_one_agreeing_with_the_text_is_published():
+    """Same text, same date, no issue found on either: one headline is the story's, the other a
+    neighbouring story's on the same topic that still passed the suite's minimum."""
+    m = members(
+        {"article_id": "a_foreign", "own_issues": [], "published_date": dt.date(2023, 6, 17),
+         "title": "Ferry unions plan weekend strike", "title_body_score": 0.22},
+        {"article_id": "b_own", "own_issues": [], "published_date": dt.date(2023, 6, 17),
+         "title": "Harbour city approves electric ferry fleet", "title_body_score": 0.81},
+    )
+    assert canonical(dedup.choose_canonical(m)) == {"b_own"}
 
 
 def test_choose_canonical_decides_each_group_separately():

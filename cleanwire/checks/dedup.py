@@ -474,15 +474,19 @@ def preference_order(members: pl.DataFrame) -> pl.DataFrame:
     """Copies in the order one would publish them: `members` sorted, best first.
 
     `members`: article_id, own_issues (list), is_published, published_date,
-    word_count, source_path. Already published first (stable output); then a
-    copy whose only issues are fields another copy may give; fewer issues; the
-    earliest date (the original, not a later re-post); the longest text.
+    title_body_score, word_count, source_path. Already published first (stable
+    output); then a copy whose only issues are fields another copy may give;
+    fewer issues; the earliest date (the original, not a later re-post); the
+    headline that agrees best with the text (copies of one text under two
+    headlines: at most one is the story's own, and a foreign one on the same
+    topic can pass the suite's minimum); the longest text.
     """
     return (members.with_columns(
         _fixable=pl.col("own_issues").list.set_difference(pl.lit(list(FILLABLE))).list.len() == 0,
         _n_issues=pl.col("own_issues").list.len())
-        .sort(["is_published", "_fixable", "_n_issues", "published_date", "word_count", "source_path", "article_id"],
-              descending=[True, True, False, False, True, False, False], nulls_last=True)
+        .sort(["is_published", "_fixable", "_n_issues", "published_date", "title_body_score", "word_count",
+               "source_path", "article_id"],
+              descending=[True, True, False, False, True, True, False, False], nulls_last=True)
         .drop("_fixable", "_n_issues"))
 
 
