@@ -161,6 +161,7 @@ def load_suites(suites_dir: Path, max_quarantined_share: float | None = None) ->
 # ------------------------------------------------------------------ checking suites at start-up
 
 _CHECKS: dict[str, object] = {}  # verdict key -> Future of the check
+_POOLS: dict[str, object] = {}   # verdict key -> the pool of its child, until check_suites joins it
 
 
 def start_suite_check(suites_dir: Path, max_quarantined_share: float | None = None):
@@ -189,7 +190,7 @@ def start_suite_check(suites_dir: Path, max_quarantined_share: float | None = No
         else:
             pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
             _CHECKS[key] = pool.submit(suite_problem, d, max_quarantined_share)
-            pool.shutdown(wait=False)  # the child exits once the check is done
+            _POOLS[key] = pool  # joined in check_suites, once the verdict is in
     return _CHECKS[key]
 
 
@@ -250,6 +251,12 @@ def check_suites(suites_dir: Path, max_quarantined_share: float | None = None) -
         # The child itself failed (killed, out of memory): not a verdict on the suites; a later run checks again.
         del _CHECKS[key]
         raise
+    finally:
+        # Join the child now: a pool left to the interpreter's exit hooks can find its wake-up pipe
+        # already closed when the CLI exits on an error, and print a traceback after the one-line message.
+        pool = _POOLS.pop(key, None)
+        if pool is not None:
+            pool.shutdown(wait=True)
     if _cached_verdict(key) is None:
         _keep_verdict(key, problem)
     if problem:
