@@ -456,43 +456,55 @@ def report(output: Path = typer.Argument(Path("data"), help="The output folder o
 
 @app.command("eval")
 def eval_(
-    labels: Path = typer.Option(..., "--labels", "-l", help="Labels (JSON Lines, one object per source_path)."),
+    labels: list[Path] = typer.Option(..., "--labels", "-l",
+                                      help="Labels (JSON Lines, one object per source_path); repeat for several corpora."),
     input: Optional[Path] = typer.Option(None, "--input", "-i",
-                                         help="Raw files to run the job on (default: raw/ beside the labels)."),
+                                         help="Raw files to run the job on (one --labels only; default: raw/ beside the labels)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
-                                          help="Where the job writes (default: a new temporary folder)."),
+                                          help="Where the job writes (one --labels only; default: a new temporary folder)."),
     skip_run: bool = typer.Option(False, "--skip-run", help="Score an existing --output without running the job."),
     errors: int = typer.Option(0, "--errors", help="Also list up to N examples of each kind of error."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON to this file."),
     suites: Optional[Path] = typer.Option(None, help="Folder with articles.json and batch.json (default: expectations/)."),
 ) -> None:
-    """Run the job on a labelled corpus and print the quality metrics (macro-F1, purity, recall, fields)."""
+    """Run the job on labelled corpora and print the quality metrics (macro-F1, purity, recall, fields);
+    with several --labels, each corpus's and their macro average."""
     import json
     import tempfile
 
-    from cleanwire.evaluate.score import evaluate, format_report, load_labels, read_output
+    from cleanwire.evaluate.score import average, evaluate, format_report, format_table, load_labels, read_output
 
-    try:
-        truth = load_labels(labels)
-    except ValueError as e:
-        _fail(str(e))
-    out = output or Path(tempfile.mkdtemp(prefix="cleanwire-eval-"))
-    if not skip_run:
-        raw = input or labels.resolve().parent / "raw"
-        # The gate is about publishing; an evaluation scores every record's decision.
-        cfg = _config(input=str(raw), output=str(out), suites=str(suites) if suites else None,
-                      max_quarantined_share=1.0)
-        execute(cfg)
-    problems: list[str] = []
-    try:
-        frame = read_output(out, problems)
-    except ValueError as e:
-        _fail(str(e))
-    result = evaluate(truth, frame, problems)
+    if len(labels) > 1 and (input or output or skip_run):
+        _fail("--input, --output and --skip-run go with one --labels: each corpus runs on the raw/ beside its labels")
+    results = {}
+    for path in labels:
+        try:
+            truth = load_labels(path)
+        except ValueError as e:
+            _fail(str(e))
+        out = output or Path(tempfile.mkdtemp(prefix="cleanwire-eval-"))
+        if not skip_run:
+            raw = input or path.resolve().parent / "raw"
+            # The gate is about publishing; an evaluation scores every record's decision.
+            execute(_config(input=str(raw), output=str(out), suites=str(suites) if suites else None,
+                            max_quarantined_share=1.0, data_docs=False))
+        problems: list[str] = []
+        try:
+            frame = read_output(out, problems)
+        except ValueError as e:
+            _fail(str(e))
+        results[str(path)] = result = evaluate(truth, frame, problems)
+        if len(labels) > 1:
+            print(f"\n######## {path}", flush=True)
+        print(format_report(result, errors), flush=True)  # plain text: never wrapped, easy to grep
+        console.print(f"output scored: {out}", highlight=False)
+    if len(labels) > 1:
+        print("\n" + format_table(results), flush=True)
     if json_path:
-        json_path.write_text(json.dumps(result.to_dict(), indent=1, default=str))
-    print(format_report(result, errors), flush=True)  # plain text: never wrapped, easy to grep
-    console.print(f"output scored: {out}", highlight=False)
+        data = {k: r.to_dict() for k, r in results.items()}
+        if len(labels) > 1:
+            data["average"] = average(list(results.values()))
+        json_path.write_text(json.dumps(data if len(labels) > 1 else next(iter(data.values())), indent=1, default=str))
 
 
 def main() -> None:

@@ -221,9 +221,6 @@ def test_date_in_a_standfirst_sentence_of_an_undated_article_is_not_used():
     assert rec["published_date"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="a short standfirst with one lower-case verb ('Voting closes on <date>') "
-                                       "passes the date-line test (fewer than 2 lower-case words) and its event "
-                                       "date becomes the publication date")
 def test_event_date_in_a_short_standfirst_of_an_undated_article_is_not_used():
     rec = parse_page_dump(page("Island votes on new lighthouse keepers' cottage",
                                "Voting closes on June 18, 2023", "By Jane Doe"))
@@ -275,4 +272,10 @@ def test_a_date_in_brackets_after_a_headline_does_not_make_a_date_line(line):
 
 @pytest.mark.parametrize("line", ["LONDON (June 17, 2023)", "Jane Doe (June 17, 2023)"])
 def test_a_bracketed_date_beside_a_place_or_author_is_a_date_line(line):
+    assert classify_date_line(line).date == dt.date(2023, 6, 17)
+
+
+@pytest.mark.parametrize("line", ["Jane Doe, staff writer June 17, 2023", "Posted in World on June 17, 2023",
+                                  "By Jane Doe, Reuters correspondent, June 17, 2023"])
+def test_a_byline_with_the_authors_role_beside_its_date_is_a_date_line(line):
     assert classify_date_line(line).date == dt.date(2023, 6, 17)

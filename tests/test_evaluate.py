@@ -289,3 +289,17 @@ def test_an_unreadable_parquet_file_is_a_problem_not_a_crash(score, tmp_path):
     assert len(problems) == 1 and "unreadable parquet" in problems[0]
     res = evaluate(load_labels(tmp_path / "labels.jsonl"), frame, problems)
     assert res.accounting.records == 5 and "problem: unreadable parquet" in format_report(res)
+
+
+def test_several_corpora_get_a_line_each_and_their_macro_average(score):
+    from cleanwire.evaluate.score import average, format_table
+
+    perfect = score(clean_labels(), clean_records())
+    wrong = clean_records()
+    wrong[0]["title"] = "Another story entirely"          # one title of four known ones
+    worse = score(clean_labels(), wrong)
+    avg = average([perfect, worse])
+    assert avg["title_accuracy"] == (1.0 + 0.75) / 2 and avg["macro_f1"] == 1.0
+    table = format_table({"a/labels.jsonl": perfect, "b/labels.jsonl": worse}).splitlines()
+    assert [line.split()[0] for line in table[2:]] == ["a", "b", "macro"]
+    assert table[-1].split()[2:] == ["1.000", "1.000", "1.000", "1.000", "0.875", "1.000"]

@@ -258,10 +258,11 @@ def test_related_headline_sharing_names_scores_below_the_own_headline():
     assert related < own
 
 
-@pytest.mark.xfail(strict=True, reason="title_body_score is the share of the headline's words found anywhere in "
-                                       "the body: another story's headline naming the same city and person "
-                                       "(Okafor, Porthaven) scores 0.33, above the 0.2 threshold, so no "
-                                       "title_mismatch is raised")
+@pytest.mark.xfail(strict=True, reason="another story's headline naming the lede's person and place (Okafor, "
+                                       "Porthaven) agrees with the lede on them and scores 0.33, above the 0.2 "
+                                       "minimum. Weighing names at half (a word the body only writes capitalised) "
+                                       "was tried: it held own headlines made mostly of names (corpus-dev "
+                                       "title_mismatch +1 false alarm, corpus-dev-wcxb +3) and not this one")
 def test_related_headline_sharing_names_scores_below_the_threshold():
     (related,) = scores(SAME_PLACE_OTHER_STORY)
     assert related < TITLE_THRESHOLD

@@ -221,16 +221,11 @@ def test_list_like_article_with_unbulleted_items_is_not_truncated():
     assert row["ends_cleanly"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="unbulleted deal items between prose paragraphs are dropped as inline "
-                                       "headlines of other articles (few words shared with the body)")
 def test_unbulleted_deal_items_between_paragraphs_are_kept_in_the_body():
     row = parsed(page(UNBULLETED_BODY))
     assert row["body"] == UNBULLETED_BODY
 
 
-@pytest.mark.xfail(strict=True, reason="list items after the only prose paragraph are outside the body span and "
-                                       "are kept only when the body already holds 2+ short lines, so a deal list "
-                                       "after a one-paragraph intro is dropped from the body")
 def test_deal_list_after_a_one_paragraph_intro_is_kept_in_the_body():
     body = "\n".join([DEAL_INTRO, *DEALS])
     row = parsed(page(body))

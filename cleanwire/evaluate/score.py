@@ -753,3 +753,32 @@ def format_report(result: EvalResult, errors: int = 0) -> str:
             lines += [f"    {x}" for x in items[:errors]]
     lines.append(r.summary)
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ several corpora
+
+HEADLINE_METRICS = ("macro_f1", "purity", "clean_recall", "body_f1", "title_accuracy", "date_accuracy")
+
+
+def _headline(r: EvalResult) -> dict[str, float | None]:
+    return {"macro_f1": r.macro_f1, "purity": r.purity, "clean_recall": r.clean_recall, "body_f1": r.body.f1,
+            "title_accuracy": r.title_accuracy, "date_accuracy": r.date_accuracy}
+
+
+def average(results: list[EvalResult]) -> dict[str, float | None]:
+    """The macro average of each headline metric over corpora (each corpus weighs the same)."""
+    rows = [_headline(r) for r in results]
+    return {m: _mean([row[m] for row in rows if row[m] is not None]) for m in HEADLINE_METRICS}
+
+
+def format_table(results: dict[str, EvalResult]) -> str:
+    """One line per corpus and their macro average: the picture across corpora at a glance."""
+    names = {k: Path(k).parent.name or k for k in results}
+    width = max(len("macro average"), *(len(n) for n in names.values()))
+    head = f"{'corpus':<{width}}  " + "  ".join(f"{m:>14}" for m in HEADLINE_METRICS)
+    lines = [head, "-" * len(head)]
+    for k, r in results.items():
+        lines.append(f"{names[k]:<{width}}  " + "  ".join(f"{_fmt(v):>14}" for v in _headline(r).values()))
+    lines.append(f"{'macro average':<{width}}  "
+                 + "  ".join(f"{_fmt(v):>14}" for v in average(list(results.values())).values()))
+    return "\n".join(lines)

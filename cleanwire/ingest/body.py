@@ -16,10 +16,11 @@ from cleanwire.rules import truncated_body
 from cleanwire.rules.patterns import BRACKETED, SENTENCE_END
 from cleanwire.text import content_words, stem, title_case_share, words
 
-# A list item: a bullet, a number, a letter, a date or a price at the start ('• ...', '3. ...', 'Jun 5 ...').
+# A list item: a bullet, a number, a letter, a date or a price at the start ('• ...', '3. ...', 'Jun 5 ...'),
+# or two prices anywhere ('Reclining seat, was $60, now $45': a deal or a price list, no headline).
 LIST_ITEM = re.compile(r"^(?:[•·*–-]\s|\d{1,3}[.)]\s|\(?[a-z]\)\s|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)"
-                       r"[a-z]*\.?\s+\d{1,2}\b|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\$\d)",
-                       re.I)
+                       r"[a-z]*\.?\s+\d{1,2}\b|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\$\d)"
+                       r"|^.*?[$€£¥]\s?\d.*[$€£¥]\s?\d", re.I)
 _BRACKETED = re.compile(BRACKETED)
 _SENTENCE_END = re.compile(SENTENCE_END)
 _QUOTE_CLOSED = re.compile(r"[\"”’']\s*$")

@@ -44,7 +44,8 @@ _US_TZ = re.compile(r"\b(?:E[SD]?T|C[SD]T|M[SD]T|P[SD]T|AK[SD]T|H[SD]T)\b")
 _DATE_LINE_WORDS = re.compile(
     r"\b(?:published|posted|first|updated|update|last|modified|on|at|date|dated|time|am|pm|a\.m|p\.m|"
     r"gmt|utc|bst|cet|cest|ist|aest|edt|est|et|cdt|cst|ct|pdt|pst|pt|mdt|mst|hrs|hours|ago|"
-    r"by|and|the|story|article|news)\b\.?", re.I)
+    r"by|and|the|story|article|news|in|of|from|via|"
+    r"staff|writer|reporter|correspondent|editor|contributor|columnist)\b\.?", re.I)  # an author's role
 _LAST_UPDATED = re.compile(r"\b(?:last\s+(?:updated|modified|edited|reviewed)|modified|edited|reviewed)\b", re.I)
 _PUBLISHED = re.compile(r"\b(?:published|posted|first\s+published|released|date\s*:)", re.I)
 _UPDATED = re.compile(r"\bupdated?\b", re.I)
@@ -118,7 +119,7 @@ class DateLine:
 # What may stand beside a date on a date line: a place, an author, a section label...
 OTHER_WORDS = 6            # ...up to this many words ('LONDON, Jane Doe, Reuters')
 INTRODUCED_EXTRA = 6       # ...and this many more after 'Published'/'Updated' (a longer byline)
-PROSE_LOWER_WORDS = 2      # this many lower-case words beside a plain date make it a sentence
+PROSE_LOWER_WORDS = 1      # a lower-case word (a verb: 'Voting closes on ...') beside a plain date makes a sentence
 DATE_LINE_MAX_CHARS = 200  # a longer line is a paragraph
 ANNOTATED_MIN_WORDS = 3    # words before a bracketed date that make it a headline's annotation
 # Which date of a page is its own, best first: 'Published' beats a plain date beats 'Updated';

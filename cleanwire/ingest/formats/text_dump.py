@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from cleanwire.ingest.body import body_paragraphs, is_fragment, last_prose_paragraph
+from cleanwire.ingest.body import LIST_ITEM, body_paragraphs, is_fragment, last_prose_paragraph
 from cleanwire.ingest.dates import DATE_KIND_RANK
 from cleanwire.ingest.lines import PROSE_MIN_WORDS, LineInfo, classify_texts
 from cleanwire.rules import truncated_body
@@ -388,8 +388,8 @@ def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) 
                                        or (is_fragment(info.text) and _ends_article(infos, j + 1))):
             kept.append(j)  # the cut-off start of one more paragraph: '"He...', 'This'
             protected.add(j)
-        elif info.kind == "short" and len(extras) < MAX_TRAILING_ITEMS and list_like:
-            kept.append(j)
+        elif info.kind == "short" and len(extras) < MAX_TRAILING_ITEMS and (list_like or LIST_ITEM.match(info.text)):
+            kept.append(j)  # items of the article's list (a bulleted one may follow its only paragraph)
             extras.add(j)
         else:
             break
