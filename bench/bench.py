@@ -1,12 +1,17 @@
 """Benchmark cleanwire against the floor of its I/O, at N documents.
 
-    python bench/bench.py --n 100000 [--processes 2 | --workers 2] [--keep]
+    python bench/bench.py --n 100000 [--repeat 3] [--html-share 0.1] [--processes 2 | --workers 2] [--keep]
 
 1. makes (or reuses) a corpus of N records with a news feed's structure (bench/make_corpus.py:
-   shared ledes and paragraphs, true copies, stories syndicated by the hundred, defects);
-2. (a) floor: reads every raw file's bytes and writes them as one Parquet column with polars;
-3. (b) `cleanwire run` on the same files into a fresh output, as a subprocess;
-4. (b') the same command again: a no-op rerun (nothing new to process).
+   shared ledes and paragraphs, true copies, stories syndicated by the hundred, defects;
+   `--html-share`: that share of the single-record files as HTML pages);
+2. parse stage: CPU milliseconds per record of `process_batch` (one worker's whole job: read,
+   decode, parse, features, signatures, write) on 2,000-record corpora of each format apart
+   (text dumps, JSON Lines, HTML pages), median of 3, in a fresh process each;
+3. (a) floor: reads every raw file's bytes and writes them as one Parquet column with polars;
+4. (b) `cleanwire run` on the same files into a fresh output, as a subprocess (`--repeat` times:
+   the median run is reported);
+5. (b') the same command again: a no-op rerun (nothing new to process).
 
 For each it prints wall time, docs/s and peak RSS (the sum over the run's process
 tree: the CLI, the Prefect local API and the worker processes, sampled every 0.2 s),
@@ -118,6 +123,39 @@ def floor(raw: Path, out: Path) -> tuple[float, int]:
     return secs, peak
 
 
+PARSE_SAMPLE = 2000   # records of each format the parse stage is measured on
+# (jsonl_files, html_share) of a corpus of one format (make_corpus.generate)
+FORMAT_CORPORA = {"text dumps": (0.0, 0.0), "JSON Lines": (1.0, 0.0), "HTML pages": (0.0, 1.0)}
+_PARSE_CPU = """
+import os, statistics, sys, tempfile, time
+from cleanwire.ingest.batch import process_batch
+from cleanwire.ingest.discover import file_refs, walk
+refs = file_refs(walk(sys.argv[1]))
+process_batch(refs[:100], tempfile.mkdtemp(), 0, "warm-up", 10**7)   # imports, compiled patterns
+runs = []
+for _ in range(3):
+    cpu = time.process_time()
+    r = process_batch(refs, tempfile.mkdtemp(), 1, "bench", 10**7)
+    runs.append((time.process_time() - cpu) / r.n_records * 1000)
+print(statistics.median(runs))
+"""
+
+
+def parse_stage(folder: Path) -> dict[str, float]:
+    """CPU ms per record of the parse stage, for each format apart (median of 3)."""
+    out = {}
+    for name, (jsonl_files, html_share) in FORMAT_CORPORA.items():
+        raw = folder / f"parse-{name.split()[0].lower()}-{PARSE_SAMPLE}"
+        if not raw.is_dir():
+            generate(PARSE_SAMPLE, raw, seed=7, jsonl_files=jsonl_files, html_share=html_share)
+        env = {**os.environ, "POLARS_MAX_THREADS": "1"}  # as the flow sets it for its workers
+        done = subprocess.run([sys.executable, "-c", _PARSE_CPU, str(raw)], env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"parse stage on {raw} failed:\n{done.stderr[-2000:]}")
+        out[name] = float(done.stdout.split()[-1])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=10000)
@@ -127,14 +165,18 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the output folders")
     ap.add_argument("--trace", type=Path, default=None,
                     help="write the run's resident memory over time (CSV, MB by role) to this file")
+    ap.add_argument("--repeat", type=int, default=1, help="full runs to make; the median one is reported")
+    ap.add_argument("--html-share", type=float, default=0.0,
+                    help="share of the corpus's single-record files written as HTML pages")
+    ap.add_argument("--no-parse-stage", action="store_true", help="skip the per-format parse stage measurement")
     ap.add_argument("--dupcheck", action="store_true",
                     help="also check every duplicate against the record it names, and the clean stories published "
                          "(bench/dupcheck.py; a few minutes at 1M)")
     a = ap.parse_args()
-    raw = a.dir / f"raw-{a.n}"
+    raw = a.dir / (f"raw-{a.n}" if not a.html_share else f"raw-{a.n}-html{a.html_share:g}")
     if not raw.is_dir():
         t = time.perf_counter()
-        made = generate(a.n, raw)
+        made = generate(a.n, raw, html_share=a.html_share)
         print(f"corpus: {made['records']} records in {made['files']} files ({time.perf_counter() - t:.1f} s)")
     n_docs = a.n
     out = a.dir / f"out-{a.n}"
@@ -150,12 +192,18 @@ def main() -> None:
     if a.workers:
         cli += ["--workers", str(a.workers)]
 
+    parse_cpu = {} if a.no_parse_stage else parse_stage(a.dir)
     fa, ra = floor(raw, a.dir / f"floor-{a.n}.parquet")
-    fb, rb, code, _ = run_measured(cli, env, a.trace)
-    run_peaks = dict(PEAKS)
-    summary = json.loads((out / "reports" / "summary.json").read_text())
-    stages = summary.get("stage_seconds", {})
-    pipeline = sum(stages.values()) or summary.get("seconds", fb)
+    runs = []
+    for k in range(max(1, a.repeat)):
+        shutil.rmtree(out, ignore_errors=True)
+        fb, rb, code, _ = run_measured(cli, env, a.trace)
+        summary = json.loads((out / "reports" / "summary.json").read_text())
+        stages = summary.get("stage_seconds", {})
+        runs.append((fb, rb, code, summary, stages, sum(stages.values()) or summary.get("seconds", fb), dict(PEAKS)))
+        if a.repeat > 1:
+            print(f"run {k + 1}: {fb:.1f} s wall, {runs[-1][5]:.1f} s without start-up")
+    fb, rb, code, summary, stages, pipeline, run_peaks = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     fc, rc, _, rerun_err = run_measured(cli, env)
     noop = "nothing new" in rerun_err
 
@@ -165,6 +213,9 @@ def main() -> None:
         ("(b) pipeline, without start-up", pipeline, rb, n_docs / pipeline),
         ("(b') no-op rerun (wall)", fc, rc, None),
     ]
+    if parse_cpu:
+        print(f"parse stage, CPU ms per record ({PARSE_SAMPLE} records of each format, median of 3): "
+              + ", ".join(f"{k} {v:.3f} ({1000 / v:.0f} records/s per core)" for k, v in parse_cpu.items()))
     print(f"\nN = {n_docs} records, {summary['files']['found']} files; exit code {code}; "
           f"published {summary['published']}, quarantined {summary['quarantined']}")
     print(f"{'':46} {'seconds':>9} {'peak RSS':>10} {'docs/s':>9}")
@@ -173,7 +224,7 @@ def main() -> None:
     print("peak RSS of one process, by role: " + ", ".join(f"{k} {v / 2**20:.0f}MB" for k, v in run_peaks.items()))
     print(f"start-up (Prefect local API, GX import, process spawn): {fb - pipeline:.1f} s; of it, "
           + ", ".join(f"{k} {v:.1f} s" for k, v in summary.get("startup_seconds", {}).items()))
-    print(f"stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
+    print("stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()))
     r = summary.get("runner", {})
     if "batch_cpu_seconds" in r:
         print(f"parse stage: {r['batches']} batch tasks on {r['where']}; first started at {r['first_batch_started']}s, "

@@ -260,6 +260,63 @@ def jsonl_record(s: Story, rng: random.Random) -> str:
 LAYOUTS = [clean, page_dump, wire]
 
 
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def html_page(s: Story, rng: random.Random) -> str:
+    """The story as a news site serves it: head metadata, menus, the article, widgets, a footer.
+
+    The date is stated as sites state it (JSON-LD, Open Graph, a <time>, or only in
+    the byline's text); an undated scrape states none, and a scrape without a headline
+    has no <h1> and a <title> that is only the site's name.
+    """
+    site = rng.choice(["Daily Courier", "The Harbour Times", "Metro Ledger", "Northern Post"])
+    meta = [f"<title>{_esc(s.title)} | {site}</title>" if s.title else f"<title>{site}</title>",
+            '<meta charset="utf-8">', f'<meta property="og:site_name" content="{site}">',
+            f'<link rel="canonical" href="https://news.example/{s.section.lower()}/{rng.randint(1, 10**9)}">']
+    if s.title:
+        meta.append(f'<meta property="og:title" content="{_esc(s.title)}">')
+    meta.append(f'<meta name="description" content="{_esc(s.standfirst)}">')
+    date_style = rng.choice(["json-ld", "og", "time", "text"]) if s.date else None
+    if date_style == "json-ld":
+        ld = {"@context": "https://schema.org", "@type": "NewsArticle", "datePublished": f"{s.date}T08:15:00Z",
+              "author": {"@type": "Person", "name": s.author}}
+        if s.title:
+            ld["headline"] = s.title
+        meta.append(f'<script type="application/ld+json">{json.dumps(ld)}</script>')
+    elif date_style == "og":
+        meta.append(f'<meta property="article:published_time" content="{s.date}T08:15:00+00:00">')
+    menu = "".join(f'<li><a href="/{x.lower()}">{x.title()}</a></li>' for x in SECTIONS)
+    byline = f'<p class="byline">By <a href="/authors/{rng.randint(1, 99)}">{s.author}</a></p>'
+    if date_style in ("json-ld", "og", "time"):
+        byline += f'<time datetime="{s.date}T08:15:00Z">{s.date.strftime("%B %-d, %Y")}</time>'
+    elif date_style == "text":
+        byline += f'<p class="meta">{fmt_date(s.date, rng)}</p>'
+    paras = [f"<p>{_esc(p)}</p>" for p in _paras(s)]
+    if len(paras) > 3:
+        paras.insert(2, '<aside class="related"><h4>Related</h4><ul><li><a href="/x">Council weighs new budget '
+                        'for harbour repairs</a></li><li><a href="/y">Weather service warns of heavy rain</a></li>'
+                        '</ul></aside>')
+    headline = f"<h1>{_esc(s.title)}</h1>" if s.title else ""
+    article = (f'<div class="kicker">{s.section.title()}</div>{headline}<p class="standfirst">{_esc(s.standfirst)}'
+               f'</p>{byline}<figure><img src="/img/{rng.randint(1, 10**6)}.jpg"><figcaption>People gather at the '
+               "site. Photo: Reuters</figcaption></figure>" + "".join(paras)
+               + '<div class="share"><a href="#">Share</a> <a href="#">Tweet</a> <a href="#">Email</a></div>')
+    body_tag = rng.choice(["article", "main-div"])
+    article = (f"<article>{article}</article>" if body_tag == "article"
+               else f'<div id="content"><div class="story-body">{article}</div></div>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head>" + "".join(meta) + "</head><body>"
+            f'<header><a href="/" class="logo">{site}</a><nav><ul>{menu}</ul></nav>'
+            '<form action="/search"><input name="q"></form></header>'
+            f'<div class="layout">{article}<aside class="sidebar"><h3>Most read</h3><ol>'
+            + "".join(f'<li><a href="/{i}">Story number {i} in the most read list</a></li>' for i in range(1, 6))
+            + "</ol></aside></div><footer><p>&copy; 2024 " + site + ". All rights reserved.</p><ul>"
+            '<li><a href="/privacy">Privacy policy</a></li><li><a href="/terms">Terms of use</a></li></ul>'
+            '<div class="cookie">We use cookies to improve your experience. <button>Accept</button></div>'
+            "</footer><script>window.dataLayer = window.dataLayer || [];</script></body></html>\n")
+
+
 # ------------------------------------------------------------------ the feed
 
 def label(source_path: str, scraped: Story, issues: list[str], original: Story | None) -> dict:
@@ -274,8 +331,13 @@ def label(source_path: str, scraped: Story, issues: list[str], original: Story |
     return out
 
 
-def generate(n: int, out: Path, seed: int = 1, text: Source | None = None, real_ledes: float = 0.1) -> dict:
-    """Write about n records (files, or JSON Lines records) below `out`; labels.jsonl beside it."""
+def generate(n: int, out: Path, seed: int = 1, text: Source | None = None, real_ledes: float = 0.1,
+             html_share: float = 0.0, jsonl_files: float = JSONL_FILES) -> dict:
+    """Write about n records (files, or JSON Lines records) below `out`; labels.jsonl beside it.
+
+    `html_share`: of the single-record files, the share written as HTML pages (`html_page`),
+    the rest as text dumps; `jsonl_files`: the share of files holding JSON Lines records.
+    """
     rng = random.Random(seed)
     src = text or source_for("real" if real_text() else "invented")
     out.mkdir(parents=True, exist_ok=True)
@@ -311,7 +373,7 @@ def generate(n: int, out: Path, seed: int = 1, text: Source | None = None, real_
             scrapes.setdefault(-1, []).append({"source_path": rel, "title": None, "published_date": None,
                                                "body": None, "issues": ["unreadable"]})
             made += 1
-        elif r < UNREADABLE + JSONL_FILES:
+        elif r < UNREADABLE + jsonl_files:
             rel = f"{folder}/{files:07d}.jsonl"
             lines = []
             for i in range(min(rng.randint(2, 6), n - made)):
@@ -320,6 +382,12 @@ def generate(n: int, out: Path, seed: int = 1, text: Source | None = None, real_
                 scrapes.setdefault(scraped.key, []).append(label(f"{rel}#{i + 1}", scraped, issues, None))
             (out / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
             made += len(lines)
+        elif html_share and rng.random() < html_share:
+            rel = f"{folder}/{files:07d}.html"
+            scraped, issues, _ = scrape()
+            (out / rel).write_text(html_page(scraped, rng), encoding="utf-8")
+            scrapes.setdefault(scraped.key, []).append(label(rel, scraped, issues, None))
+            made += 1
         else:
             rel = f"{folder}/{files:07d}.txt"
             scraped, issues, _ = scrape()
@@ -357,10 +425,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--text", choices=["real", "invented"], default="real" if real_text() else "invented")
+    ap.add_argument("--html-share", type=float, default=0.0,
+                    help="share of the single-record files written as HTML pages (the rest: text dumps)")
+    ap.add_argument("--jsonl-files", type=float, default=JSONL_FILES, help="share of files holding JSON Lines records")
     ap.add_argument("--real-ledes", type=float, default=0.1,
                     help="share of new stories opening with one of the text's few real headline+lede pairs")
     a = ap.parse_args()
-    print(json.dumps(generate(a.n, a.out, a.seed, source_for(a.text), a.real_ledes)))
+    print(json.dumps(generate(a.n, a.out, a.seed, source_for(a.text), a.real_ledes, a.html_share,
+                              a.jsonl_files)))
 
 
 if __name__ == "__main__":

@@ -159,6 +159,34 @@ def test_html_file_goes_through_parse_file():
     assert PARAGRAPHS[2] in rec["body"]
 
 
+def test_html_pages_parsed_together_read_as_each_one_alone():
+    """A batch parses its pages' texts in one pass: each page must come out as it would alone
+    (one with its date in metadata, one dated only in its byline, one without a date, one with
+    an extractor text too short to be the article)."""
+    from cleanwire.ingest.parse import parse_files
+
+    dated = html(f"<title>{HEADLINE}</title><meta property='article:published_time' content='2023-06-17'>")
+    byline = html("<title>x</title>", article="<p class='byline'>By Jane Doe</p><p>June 17, 2023</p>" + ARTICLE_P)
+    undated = html(f"<title>{HEADLINE}</title>", h1=None)
+    thin = html("<title>x</title>", article="<div>" + "</div><div>".join(PARAGRAPHS[:2]) + "</div>")
+    pages = [dated, byline, undated, thin]
+    together = [recs[0] for recs in parse_files([(f"p{i}.html", p.encode()) for i, p in enumerate(pages)])]
+    alone = [parse_file(f"p{i}.html", p.encode())[0] for i, p in enumerate(pages)]
+    assert together == alone
+    assert [r["published_date"] for r in together] == [JUNE_17, JUNE_17, None, None]
+
+
+def test_a_page_lxml_refuses_is_unreadable_and_the_other_pages_are_parsed():
+    from cleanwire.ingest.parse import parse_files
+
+    good = html(f"<title>{HEADLINE}</title>")
+    recs = [r[0] for r in parse_files([("a.html", good.encode()), ("b.html", b"<html>\x00\x00</html>"),
+                                       ("c.html", good.encode())])]
+    assert recs[0]["body"] and recs[2]["body"] and recs[0]["body"] == recs[2]["body"]
+    assert recs[1]["source_path"] == "b.html"
+    assert recs[1]["read_error"] is not None or recs[1]["body"] is None
+
+
 # ----------------------------------------------------------------- JSON Lines
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from cleanwire.ingest.dates import DateLine, classify_date_line
-from cleanwire.rules.patterns import BRACKETED, BYLINE_WORDS, HEADLINE_END, PROSE_LINE_END, READ_TIME, YEAR
+from cleanwire.rules.patterns import (BRACKETED, BYLINE_WORDS, HEADLINE_END, PROSE_LINE_END, READ_TIME, YEAR,
+                                      for_polars)
 from cleanwire.rules.title_mismatch import RELATED_GLUED, RELATED_LINE, RELATED_MAX_WORDS
 from cleanwire.rules.truncated_body import CHARS_IN_LINE, CUT_STUB, PAYWALL, PAYWALL_MAX_CHARS, PAYWALL_WHAT
 from cleanwire.text import WORD_PATTERN, clean_line, clean_lines_batch
@@ -126,7 +127,7 @@ class LineInfo:
 # ---------------------------------------------------------------- the rules as polars expressions
 
 def _has(pattern: str) -> pl.Expr:
-    return pl.col("line").str.contains(pattern)
+    return pl.col("line").str.contains(for_polars(pattern))
 
 
 def _words(col: pl.Expr) -> pl.Expr:
@@ -175,7 +176,7 @@ def _kind_exprs() -> tuple[pl.Expr, pl.Expr]:
     """(kind decided before the date test, kind decided after it); order matters: specific rules first."""
     line, n = pl.col("line"), pl.col("n_words")
     short = n <= SHORT
-    core = line.str.replace(CHARS_IN_LINE, "").str.strip_chars_end()
+    core = line.str.replace(for_polars(CHARS_IN_LINE), "").str.strip_chars_end()
     only_stub = ~_has(CHARS_IN_LINE) | (_words(core) < 3)
     before = (
         pl.when(line == "").then(pl.lit("blank"))

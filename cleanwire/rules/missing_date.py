@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cleanwire.rules.patterns import DATE_IN_TEXT
+from cleanwire.rules.patterns import DATE_IN_TEXT, for_polars
 from cleanwire.types import MISSING_DATE
 
 CODE = MISSING_DATE
@@ -37,7 +37,7 @@ def date_in_prose(df: pl.DataFrame) -> pl.Series:
     when/then evaluates all its branches), ~15 % of a batch's CPU for ~10 % of its records.
     """
     undated = (df["published_date"].is_null() & df["body"].is_not_null()).arg_true()
-    found = df["body"].gather(undated).str.contains(DATE_IN_TEXT)
+    found = df["body"].gather(undated).str.contains(for_polars(DATE_IN_TEXT))
     return pl.Series("date_in_prose", [None] * df.height, dtype=pl.Boolean).scatter(undated, found)
 
 

@@ -7,6 +7,24 @@ the same parts and says why it differs.
 """
 from __future__ import annotations
 
+import re
+
+_WORD_BOUNDARY = re.compile(r"(?<!\\)\\b")
+
+
+def for_polars(pattern: str) -> str:
+    r"""`pattern` as polars (Rust `regex`) should run it: with ASCII word boundaries.
+
+    Rust's fast engine (a lazy DFA) cannot decide a Unicode `\b` on non-ASCII text
+    and hands the search to a far slower one: on lines holding a curly quote or an
+    accent, the credit rule cost 3.6 µs a line, 0.5 with ASCII boundaries (measured).
+    Each `\b` of these patterns stands beside an ASCII keyword, where both kinds of
+    boundary agree unless the keyword is glued to a non-ASCII letter ('écopyright'),
+    which news text does not write.
+    """
+    return _WORD_BOUNDARY.sub(r"(?-u:\\b)", pattern)
+
+
 # What may close a sentence after its stop: quotes, brackets (Latin and CJK).
 CLOSERS = "['\"”’)\\]」』）]"
 # A full stop of a sentence: . ! ? and their CJK forms.

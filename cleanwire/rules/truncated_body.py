@@ -20,7 +20,7 @@ import re
 
 import polars as pl
 
-from cleanwire.rules.patterns import ELLIPSIS_END, SENTENCE_END
+from cleanwire.rules.patterns import ELLIPSIS_END, SENTENCE_END, for_polars
 from cleanwire.types import TRUNCATED_BODY
 
 CODE = TRUNCATED_BODY
@@ -94,7 +94,7 @@ def truncation() -> pl.Expr:
             .when(pl.col("cut_marker").is_not_null()).then(pl.col("cut_marker"))
             .when(last.str.contains(ELLIPSIS_END)).then(pl.lit(ELLIPSIS))
             .when(last.str.contains(SENTENCE_END)).then(None)
-            .when(last.str.contains(IDENTIFIER_END)).then(None)
+            .when(last.str.contains(for_polars(IDENTIFIER_END))).then(None)
             .when(unpunctuated_share.fill_null(0.0) >= LIST_LIKE_SHARE).then(None)
             .otherwise(pl.lit(MID_SENTENCE))
             .alias("truncation"))
