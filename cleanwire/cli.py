@@ -95,19 +95,30 @@ def run(
     max_quarantined_share: Optional[float] = typer.Option(None, help="Override the batch gate's maximum quarantined share."),
     processes: Optional[int] = typer.Option(None, help="Worker processes of the default local pool (default: CPU count)."),
     batch_files: Optional[int] = typer.Option(None, help="Raw files per batch task, at most (default 4000)."),
+    batch_mb: Optional[float] = typer.Option(
+        None, help="About this many MB of raw bytes per batch task; a WARC archive bigger than this is read in "
+                   "slices of its records, a task each (default 128)."),
     max_file_mb: Optional[float] = typer.Option(None, help="Size cap per raw file in MB (default 10)."),
+    max_decompressed_mb: Optional[float] = typer.Option(
+        None, help="Cap on what a compressed file (or an archive's record) decompresses to, in MB (default 100)."),
     dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler (tcp://host:8786)."),
     workers: Optional[int] = typer.Option(None, help="Start a local Dask cluster with N workers for the batch tasks."),
     keep_versions: Optional[int] = typer.Option(None, help="Published versions kept for rollback (default 10)."),
     min_containment: Optional[float] = typer.Option(
         None, help="A duplicate has at least this share of its word 3-grams in the record it names (default 0.6)."),
     data_docs: bool = typer.Option(True, help="Render Great Expectations Data Docs (HTML) for the run."),
+    alert_webhook: str | None = typer.Option(
+        None, help="POST a JSON alert (Slack-compatible) here when the gate refuses, a batch expectation fails "
+                   "or the run fails (default: $CLEANWIRE_ALERT_WEBHOOK)."),
 ) -> None:
     """Run the news-etl flow once on Prefect's local API (no server needed)."""
     cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
                   max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
-                  batch_files=batch_files, max_file_mb=max_file_mb, dask_address=dask_address,
-                  keep_versions=keep_versions, min_containment=min_containment, data_docs=data_docs)
+                  batch_files=batch_files, batch_mb=batch_mb, max_file_mb=max_file_mb,
+                  max_decompressed_mb=max_decompressed_mb,
+                  dask_address=dask_address,
+                  keep_versions=keep_versions, min_containment=min_containment, data_docs=data_docs,
+                  alert_webhook=alert_webhook)
     summary, ok = execute(cfg)
     print_summary(summary)
     if not ok:
@@ -230,6 +241,8 @@ def _nothing_new(cfg):
     found = discover(cfg.input_dir, seen_files(store))
     if found.to_process.height:
         return None
+    if _sources_past_a_threshold(cfg, store):
+        return None  # a source has gone quiet: the flow checks its freshness (and alerts) though nothing is new
     m = store.manifest(store.current_version())
     console.print(f"nothing new below {cfg.input_dir}: {found.unchanged} files unchanged since version "
                   f"{m['version']}; no run started.", highlight=False)
@@ -238,6 +251,25 @@ def _nothing_new(cfg):
                       files=FileCounts(found=found.unchanged, unchanged=found.unchanged), issues={},
                       published_total=m.get("published_total"),
                       reports={"summary": str(layout.latest_summary), "data_docs": str(layout.data_docs / "index.html")})
+
+
+def _sources_past_a_threshold(cfg, store) -> bool:
+    """Whether a source's freshness could fail a batch expectation (no GX, no Prefect: a stat-only check)."""
+    import datetime as dt
+
+    from cleanwire.checks import freshness
+    from cleanwire.checks.gx import BATCH_SUITE, read_suite_json
+    from cleanwire.errors import SuiteError
+    from cleanwire.report.metrics import read_history
+
+    try:
+        expectations = read_suite_json(cfg.suites_dir / BATCH_SUITE)["expectations"]
+    except SuiteError:
+        return True  # the flow's own suite check reports it
+    history = read_history(store.out)
+    fresh = freshness.measure(None, history, dt.datetime.now(dt.UTC),
+                              freshness.retired_sources(cfg.input_dir, history))
+    return freshness.could_fail(fresh, expectations)
 
 
 def _after(iso: str, t: float) -> bool:
@@ -265,6 +297,9 @@ def print_summary(s) -> None:
     out_console.print(t)
     if s.reasons:
         out_console.print("why: " + ", ".join(f"{r} {n}" for r, n in s.reasons.items()), highlight=False)
+    if s.skipped_records:
+        out_console.print("archive records skipped (no article): "
+                          + ", ".join(f"{k} {n}" for k, n in s.skipped_records.items()), highlight=False)
     if not s.gate.ok:
         out_console.print("[bold red]batch gate refused the publish[/] (previous published version kept):")
         for g in s.gate.failures:
@@ -314,6 +349,12 @@ def serve(
     processes: Optional[int] = typer.Option(None, help="Worker processes of the local pool per run."),
     workers: Optional[int] = typer.Option(None, help="Start a local Dask cluster with N workers per run."),
     dask_address: Optional[str] = typer.Option(None, help="Run batch tasks on this Dask scheduler."),
+    alert_webhook: str | None = typer.Option(
+        None, help="Alert webhook of the runs, stored in the deployment's parameters (or set "
+                   "$CLEANWIRE_ALERT_WEBHOOK where the runs execute, to keep it out of them)."),
+    notify_block: str | None = typer.Option(
+        None, help="Also create a Prefect automation that sends this notification block (TYPE/NAME, e.g. "
+                   "slack-webhook/ops) when a news-etl run fails."),
 ) -> None:
     """Serve the `news-etl/scheduled` deployment on the server at PREFECT_API_URL (runs until stopped)."""
     url = _server_url()
@@ -327,7 +368,7 @@ def serve(
         _fail(f"bad schedule: {why}")
     cfg = _config(input=str(input.resolve()), output=str(output.resolve()),
                   max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
-                  dask_address=dask_address)
+                  dask_address=dask_address, alert_webhook=alert_webhook)
     from cleanwire.config import check_paths
     from cleanwire.errors import ConfigError
 
@@ -337,6 +378,15 @@ def serve(
         _fail(str(e), e.exit_code)
     from flows.deploy import FULL_NAME, serve_scheduled
 
+    if notify_block:
+        from flows.deploy import FAILED_RUN_AUTOMATION, ensure_failed_run_automation
+
+        try:
+            ensure_failed_run_automation(notify_block)
+        except Exception as e:  # noqa: BLE001 - no such block, bad name: one line
+            _fail(f"cannot create the automation with notification block {notify_block!r}: {type(e).__name__}: {e}")
+        console.print(f"automation '{FAILED_RUN_AUTOMATION}': a failed news-etl run sends {notify_block}",
+                      highlight=False)
     when = f"every {every:g} s" if every else f"cron '{cron}' ({timezone})"
     console.print(f"serving [bold]{FULL_NAME}[/] on {url}: {when}, {cfg.input} -> {cfg.output}. "
                   "Trigger a run with `cleanwire trigger`; stop with Ctrl-C.", highlight=False)

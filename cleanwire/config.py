@@ -12,6 +12,7 @@ from cleanwire.rules.duplicate import MIN_CONTAINMENT
 
 # The repository's expectation suites (an editable install runs from the checkout).
 DEFAULT_SUITES = Path(__file__).resolve().parent.parent / "expectations"
+ALERT_WEBHOOK_ENV = "CLEANWIRE_ALERT_WEBHOOK"  # the alert webhook when the run's parameters name none
 
 
 class RunConfig(BaseModel):
@@ -25,6 +26,9 @@ class RunConfig(BaseModel):
     batch_files: int = Field(4000, ge=1, description="Raw files per batch task (at most; parsed in chunks of 1000)")
     batch_mb: float = Field(128, gt=0, description="About this many MB of raw bytes per batch task")
     max_file_mb: float = Field(10, gt=0, description="Files larger than this are quarantined as unreadable")
+    # 10x the file cap: a 10 MB .jsonl.gz of news holds ~50-80 MB; past 100 MB it is a bomb, or a file to split.
+    max_decompressed_mb: float = Field(100, gt=0, description="A compressed file (or an archive's record) that "
+                                                              "decompresses past this is quarantined as too_large")
     processes: int | None = Field(None, ge=1, description="Local worker processes of the default pool (default: CPU count)")
     workers: int | None = Field(None, ge=1, description="Start a local Dask cluster with this many workers")
     dask_address: str | None = Field(None, description="Run batch tasks on this Dask scheduler (tcp://host:8786)")
@@ -35,11 +39,21 @@ class RunConfig(BaseModel):
                                              "validation results (JSON) are written either way")
     reprocess_quarantine: bool = Field(False, description="Re-run the checks on the quarantined records' raw files "
                                                           "(after rules or thresholds changed)")
+    alert_webhook: str | None = Field(None, description="POST one JSON message (Slack-compatible) here when the gate "
+                                                        "refuses, a batch expectation fails or the run fails "
+                                                        "(default: $CLEANWIRE_ALERT_WEBHOOK where the run executes)")
 
     @field_validator("input", "output", "suites")
     @classmethod
     def _expand(cls, v: str) -> str:
         return os.path.expanduser(str(v))
+
+    @field_validator("alert_webhook")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v and not v.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v or None
 
     @model_validator(mode="after")
     def _one_place_to_run(self) -> "RunConfig":
@@ -65,6 +79,16 @@ class RunConfig(BaseModel):
     @property
     def max_bytes(self) -> int:
         return int(self.max_file_mb * 1_000_000)
+
+    @property
+    def max_decompressed_bytes(self) -> int:
+        return int(self.max_decompressed_mb * 1_000_000)
+
+    @property
+    def alert_url(self) -> str | None:
+        """The alert webhook: the parameter, else $CLEANWIRE_ALERT_WEBHOOK of the process running the flow
+        (so a deployment need not store the URL, a secret for Slack, among its parameters)."""
+        return self.alert_webhook or os.environ.get(ALERT_WEBHOOK_ENV) or None
 
 
 def check_paths(cfg: RunConfig) -> None:

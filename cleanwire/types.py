@@ -8,7 +8,7 @@ one article. The run summary's type is `cleanwire.report.summary.RunSummary`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 import polars as pl
@@ -50,10 +50,11 @@ EXTRA = {
     "filled_from": FILLED_FROM,     # fields taken from a duplicate (published copies of a group)
     "url": pl.String,
     "source_file": pl.String,       # the raw file (source_path without '#N')
-    "format": pl.String,            # text | html | json | jsonl
+    "format": pl.String,            # text | html | json | jsonl; warc: an archive record that is no page
     "encoding": pl.String,
     "content_hash": pl.String,      # of the raw file's bytes
     "run_id": pl.String,            # the run that produced the record
+    "crawled_at": pl.Datetime("us", "UTC"),  # when the crawler fetched the page (WARC-Date; never the publication date)
 }
 OUTPUT = {**CONTRACT, **EXTRA}
 
@@ -100,6 +101,7 @@ PARSED = {
     "cut_marker": pl.String,
     "date_kind": pl.String,
     "last_paragraph": pl.String,
+    "crawled_at": EXTRA["crawled_at"],
 }
 
 
@@ -124,6 +126,12 @@ class FileRef:
     prev_hash: str | None = None        # content hash seen by an earlier run, if any
     problem: str | None = None          # why it cannot be read at all (a symlink out of the input dir...)
     problem_reason: str | None = None   # ... as an unreadable reason code
+    # A slice of a big WARC archive (ingest/discover.py split_archives): the byte offsets of its first
+    # record and of the next slice's (None: to the end), that record's number, and the archive's hash.
+    slice_start: int | None = None
+    slice_end: int | None = None
+    first_record: int | None = None
+    archive_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,3 +146,4 @@ class BatchResult:
     started: float = 0.0    # wall clock (epoch seconds) when the batch started and ended, and the
     ended: float = 0.0      # CPU seconds it took: where the parse stage's time goes
     cpu_seconds: float = 0.0
+    skipped: dict[str, int] = field(default_factory=dict)  # archive records that are no article, by kind

@@ -24,25 +24,27 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from cleanwire import progress
-from cleanwire.checks import dedup
+from cleanwire.checks import dedup, freshness, sources
 from cleanwire.checks import run as checks
-from cleanwire.checks.gx import Validator, check_suites, load_suites, suite_limits, suite_messages
+from cleanwire.checks.gx import (BATCH_SUITE, Validator, check_suites, load_suites, read_suite_json, suite_limits,
+                                 suite_messages)
 from cleanwire.config import RunConfig, check_paths
 from cleanwire.errors import GateRefused, OutputLocked
-from cleanwire.ingest.batch import chunk_bounds, process_batch
-from cleanwire.ingest.discover import Discovery, discover, file_refs
+from cleanwire.ingest.batch import chunk_bounds, process_batch, skipped_counts
+from cleanwire.ingest.discover import Discovery, discover, file_refs, split_archives
 from cleanwire.memory import withhold_flow_malloc_conf_from_workers
 from cleanwire.paths import Layout
 from cleanwire.publish.lock import output_lock
 from cleanwire.publish.store import Store
 from cleanwire.publish.tables import (Explain, PublishResult, published_bodies, published_index, publish_run,
                                      quarantined_files, seen_files)
+from cleanwire.report import alerts
 from cleanwire.report import html as html_report
 from cleanwire.report import metrics
 from cleanwire.report.summary import (FileCounts, RunSummary, gate_verdict, issue_counts, markdown, reason_counts,
                                       summary_table, write_validations)
 from cleanwire.runner import (DASK_ADDRESS, DASK_LOCAL, THREAD, RunnerPlan, files_per_task, in_flight_window,
-                              plan_runner)
+                              plan_runner, planned_workers)
 from cleanwire.types import BatchResult
 
 
@@ -66,21 +68,29 @@ def discover_files(config: RunConfig, store: Store) -> Discovery:
 
 
 @task(name="parse-batch", cache_policy=NO_CACHE)
-def parse_batch(files: pl.DataFrame, work_dir: str, batch_no: int, run_id: str, max_bytes: int) -> BatchResult:
+def parse_batch(files: pl.DataFrame, work_dir: str, batch_no: int, run_id: str, max_bytes: int,
+                max_decompressed_bytes: int) -> BatchResult:
     # The batch's files travel as a frame (discover.FILES_SCHEMA): Prefect walks a task's
     # arguments item by item, and thousands of FileRefs per task kept the flow process
     # busy for ~10 % of a core during the parse stage (py-spy), slowing the workers.
-    return process_batch(file_refs(files), work_dir, batch_no, run_id, max_bytes)
+    return process_batch(file_refs(files), work_dir, batch_no, run_id, max_bytes, max_decompressed_bytes)
 
 
 @task(name="checks", cache_policy=NO_CACHE)
 def run_checks(results: list[BatchResult], store: Store, suites, docs_dir, thresholds: dedup.DedupThresholds,
-               replaced: pl.Series) -> checks.RunChecks:
+               replaced: pl.Series, fresh: pl.DataFrame) -> checks.RunChecks:
     paths = [r.records_path for r in results if r.records_path]
     src = checks.Sources.of(paths, published_index(store, exclude_files=replaced), published_bodies(store))
     rows_suite, batch_suite = suites
-    return checks.run_checks(src, rows_suite, batch_suite, Validator(docs_dir), thresholds,
-                             metrics.read_history(store.out))
+    # The batch suite's drift and freshness expectations run on one row per source (checks/sources.py):
+    # a source that delivered nothing has no record, yet can fail. One verdict of both.
+    records_suite, per_source = sources.split(batch_suite)
+    validator = Validator(docs_dir)
+    decided = checks.run_checks(src, rows_suite, records_suite, validator, thresholds,
+                                metrics.read_history(store.out))
+    decided.batch = sources.merge(decided.batch, sources.validate(sources.source_frame(fresh, decided.drift),
+                                                                  per_source, validator))
+    return decided
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -92,13 +102,14 @@ def publish(store: Store, results: list[BatchResult], decided: checks.RunChecks,
 
 
 @task(name="report", cache_policy=NO_CACHE)
-def report_run(summary: RunSummary, decided: checks.RunChecks, published: PublishResult) -> dict:
+def report_run(summary: RunSummary, decided: checks.RunChecks, published: PublishResult,
+               fresh: pl.DataFrame) -> dict:
     """The validation results, the metrics history and the HTML report of a run that checked records;
     returns where they are."""
     out = summary.output
     validation = write_validations(out, summary.run_id, [decided.rows, decided.batch])
-    rows = metrics.relabel(decided.metrics, summary.run_id, dt.datetime.now(dt.timezone.utc).isoformat(),
-                           decided.gate_ok)
+    rows = metrics.relabel(freshness.history_rows(decided.metrics, fresh), summary.run_id,
+                           dt.datetime.now(dt.UTC).isoformat(), decided.gate_ok)
     history = metrics.append_history(out, rows)
     page = html_report.write_reports(summary, published.sample, published.word_counts, metrics.read_history(out))
     return {"validation": validation, "metrics_history": str(history), "html": str(page),
@@ -129,7 +140,8 @@ def run_batches(config: RunConfig, files: pl.DataFrame, batches: list[tuple[int,
             i, (start, end) = nxt
             in_flight.add(runner.submit(parse_batch, parameters={
                 "files": files.slice(start, end - start), "work_dir": work_dir, "batch_no": i,
-                "run_id": run_id, "max_bytes": config.max_bytes}))
+                "run_id": run_id, "max_bytes": config.max_bytes,
+                "max_decompressed_bytes": config.max_decompressed_bytes}))
 
     with runner:
         in_flight: set = set()
@@ -191,7 +203,9 @@ def new_run_id() -> str:
 
 # ------------------------------------------------------------------ the flow
 
-@flow(name="news-etl")
+# One hook for every ending: it sends the run's alert, if any (cleanwire/report/alerts.py).
+@flow(name="news-etl", on_completion=[alerts.on_run_end], on_failure=[alerts.on_run_end],
+      on_crashed=[alerts.on_run_end])
 def news_etl(config: RunConfig = RunConfig()) -> dict:
     """Turn the raw files below `config.input` into published and quarantined Parquet."""
     t0 = time.perf_counter()
@@ -225,21 +239,29 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
         found = discover_files(config, store)
     summary.files = FileCounts(found=found.unchanged + found.to_process.height, unchanged=found.unchanged,
                                missing_since_last_run=found.missing)
+    fresh = measure_freshness(config, found)
+    summary.freshness = sources.summary_rows(fresh)
     if found.to_process.height == 0:
         log.info("nothing new below %s: %d files unchanged", config.input_dir, found.unchanged)
-        return summary
+        return check_sources_alone(config, summary, fresh)
     todo = found.to_process
-    batches = chunk_bounds(todo["size"].to_list(), files_per_task(config, todo.height), int(config.batch_mb * 1e6))
+    # A WARC archive bigger than a batch becomes slices of its records, a task each (ingest/discover.py):
+    # finding where its records start reads it once (~33 MB/s of .warc.gz), timed as "plan".
+    with summary.stage("plan"):
+        to_parse = split_archives(todo, int(config.batch_mb * 1e6), planned_workers(config))
+    batches = chunk_bounds(to_parse["size"].to_list(), files_per_task(config, to_parse.height),
+                           int(config.batch_mb * 1e6))
     log.info("%d files to process in %d batches", todo.height, len(batches))
     work = Layout(out).work(run_id)
     try:
         wall = time.time()
         with summary.stage("parse"):
-            results, where = run_batches(config, todo, batches, str(work), run_id)
+            results, where = run_batches(config, to_parse, batches, str(work), run_id)
         # Of the files' rows only their names are needed from here on (~100 MB less at 1M files).
         replaced = todo["source_file"]  # a column, not a set of strings (Prefect walks a set's items)
-        del todo, found
+        del todo, found, to_parse
         summary.runner = runner_summary(where, results, wall)
+        summary.skipped_records = skipped_counts(results)
         unchanged = sum(r.n_unchanged for r in results)
         summary.files.processed = replaced.len() - unchanged
         summary.files.unchanged += unchanged
@@ -247,7 +269,7 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
             # Files whose stat changed but whose bytes did not (touched, downloaded again):
             # nothing to check or publish, and no new version.
             log.info("%d files re-read: content unchanged, nothing to publish", replaced.len())
-            return summary
+            return check_sources_alone(config, summary, fresh)
         progress.update("check", 0, 1)
         # Great Expectations enters this process only now, the workers gone (see
         # gx.start_suite_check): a fixed start-up cost, timed apart from the stages.
@@ -256,8 +278,9 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
         summary.startup_seconds["great_expectations"] = round(time.perf_counter() - tick, 2)
         with summary.stage("checks"):
             decided = run_checks(results, store, suites, Layout(out).data_docs if config.data_docs else None,
-                                 dedup.DedupThresholds(config.min_containment), replaced)
+                                 dedup.DedupThresholds(config.min_containment), replaced, fresh)
         summary.issues, summary.reasons = issue_counts(decided.decisions), reason_counts(decided.decisions)
+        summary.freshness = sources.summary_rows(fresh, decided.batch)
         summary.gate, summary.duplicate_groups = gate_verdict(decided.batch), decided.groups
         explain = Explain(suite_messages(suites[0]), suite_limits(suites[0]), summary.gate.message)
         progress.update("publish", 0, 1)
@@ -271,5 +294,42 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
     summary.published_total = published.manifest["published_total"]
     summary.quarantined_total = published.manifest["quarantined_total"]
     with summary.stage("report"):
-        summary.reports.update(report_run(summary, decided, published))
+        summary.reports.update(report_run(summary, decided, published, fresh))
+    return summary
+
+
+def measure_freshness(config: RunConfig, found: Discovery) -> pl.DataFrame:
+    """Each source folder's newest file and new files (checks/freshness.py), from the discovery and the history."""
+    history = metrics.read_history(config.output_dir)
+    # Quarantined files read again are old files, not deliveries.
+    new = None if config.reprocess_quarantine else found.to_process
+    return freshness.measure(new, history, dt.datetime.now(dt.UTC),
+                             freshness.retired_sources(config.input_dir, history))
+
+
+def check_sources_alone(config: RunConfig, summary: RunSummary, fresh: pl.DataFrame) -> RunSummary:
+    """A run with nothing to publish still checks its sources' freshness: a scraper that died delivers nothing.
+
+    Great Expectations is loaded only when a source is past a threshold
+    (freshness.could_fail): a quiet hour costs no GX start-up. Then the verdict,
+    the metrics history and the report are written as for a run that checked records.
+    """
+    if not freshness.could_fail(fresh, read_suite_json(config.suites_dir / BATCH_SUITE)["expectations"]):
+        return summary
+    out = config.output_dir
+    tick = time.perf_counter()
+    _, per_source = sources.split(load_suites(config.suites_dir, config.max_quarantined_share)[1])
+    summary.startup_seconds["great_expectations"] = round(time.perf_counter() - tick, 2)
+    checked = sources.validate(sources.source_frame(fresh), per_source,
+                               Validator(Layout(out).data_docs if config.data_docs else None))
+    if checked is None:
+        return summary
+    summary.gate, summary.freshness = gate_verdict(checked), sources.summary_rows(fresh, checked)
+    rows = metrics.relabel(freshness.history_rows(None, fresh), summary.run_id,
+                           dt.datetime.now(dt.UTC).isoformat(), summary.gate.ok)
+    history = metrics.append_history(out, rows)
+    page = html_report.write_reports(summary, pl.DataFrame(), pl.Series(dtype=pl.Int64), metrics.read_history(out))
+    summary.reports.update({"validation": write_validations(out, summary.run_id, [checked]),
+                            "metrics_history": str(history), "html": str(page),
+                            "latest_html": str(Layout(out).latest_html)})
     return summary

@@ -558,10 +558,12 @@ def test_metrics_history_gains_rows_per_source_and_run(run_etl, raw_dir, out_dir
     h.write(raw_dir, "siteC/empty.txt", b"")
     s2 = _ok(run_etl(raw_dir, out_dir))
     hist2 = read_history(out_dir)
-    assert hist2.height == hist.height + 2
+    # siteC, ALL, and a row for each source that delivered nothing (0 records: its freshness, checks/freshness.py)
+    assert hist2.height == hist.height + 5
     assert hist2.filter(pl.col("run_id") == s1["run_id"]).sort("source").equals(run1.sort("source")), \
         "earlier runs' rows must be kept as they were"
     run2 = {r["source"]: r for r in hist2.filter(pl.col("run_id") == s2["run_id"]).iter_rows(named=True)}
-    assert sorted(run2) == ["ALL", "siteC"]
+    assert sorted(run2) == [".", "ALL", "siteA", "siteB", "siteC"]
+    assert all(run2[s]["records"] == 0 and run2[s]["new_files"] == 0 for s in (".", "siteA", "siteB"))
     assert run2["siteC"]["records"] == 2 and run2["siteC"]["share_unreadable"] == pytest.approx(0.5)
     assert s2["reports"]["metrics_history"] == str(out_dir / "reports" / "metrics_history.parquet")

@@ -4,8 +4,8 @@ A scraper that breaks shows as a jump in its source folder's metrics. For each
 source folder, this run's metric is compared with the median of the same
 metric over the source's last DRIFT_WINDOW runs whose publish was not refused
 (a refused run's metrics are kept for the report but are not the norm). The
-comparison becomes columns of the batch frame that the batch suite tests
-(expectations/batch.json).
+comparison becomes one row per source that the batch suite's drift
+expectations test (expectations/batch.json, validated by checks/sources.py).
 """
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def drift(current: pl.DataFrame, history: pl.DataFrame | None) -> pl.DataFrame:
     if history is None or history.height == 0:
         return base.select("source", *[pl.lit(None, dtype=pl.Float64).alias(c) for c in cols],
                            pl.lit(0).alias("history_runs"))
-    past = history.filter((pl.col("source") != ALL) & pl.col("gate_ok").fill_null(True))
+    # Rows of runs where the source delivered nothing (0 records: checks/freshness.py keeps its
+    # silence in the history) are no norm either.
+    past = history.filter((pl.col("source") != ALL) & pl.col("gate_ok").fill_null(True) & (pl.col("records") > 0))
     past = (past.sort("finished_at").group_by("source").tail(DRIFT_WINDOW)
             .group_by("source").agg(pl.len().alias("history_runs"),
                                     *[pl.col(m).median().alias(f"{m}_norm") for m, _, _ in DRIFT_METRICS]))

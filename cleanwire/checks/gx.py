@@ -6,7 +6,8 @@
   Severity `warning` expectations are reported but hold nothing back.
 * The batch suite (`batch.json`) runs on one row per record of the run
   (`article_id`, `is_quarantined`); a failing `critical` expectation refuses
-  the publish.
+  the publish. Its expectations on a source folder's drift and freshness run
+  on one row per source instead (checks/sources.py).
 
 GX is imported lazily (it takes seconds): only the step that validates pays.
 GX 1.x silently drops an expectation it cannot build (an unknown type, a bad
@@ -28,6 +29,7 @@ from cleanwire.errors import SuiteError
 from cleanwire.rules import RUN_COLUMNS
 from cleanwire.memory import release_free_memory
 from cleanwire.checks.drift import DRIFT_METRICS
+from cleanwire.checks.freshness import FRESHNESS_COLUMNS
 
 ROW_SUITE = "articles.json"
 BATCH_SUITE = "batch.json"
@@ -65,6 +67,20 @@ class SuiteFile:
 
     def columns(self) -> list[str]:
         return sorted({e["kwargs"]["column"] for e in self.raw["expectations"] if "column" in e.get("kwargs", {})})
+
+    def split(self, columns: set[str], name: str) -> tuple[SuiteFile, SuiteFile]:
+        """(the expectations on any other column, those on `columns` as a suite called `name`)."""
+        pairs = list(zip(self.raw["expectations"], self.suite.expectations))
+        on = [(r, e) for r, e in pairs if (r.get("kwargs") or {}).get("column") in columns]
+        rest = [(r, e) for r, e in pairs if (r.get("kwargs") or {}).get("column") not in columns]
+        gx = _gx()
+
+        def suite(suite_name: str, kept: list) -> SuiteFile:
+            return SuiteFile(self.path, {**self.raw, "name": suite_name, "expectations": [r for r, _ in kept]},
+                             gx.ExpectationSuite(name=suite_name, expectations=[e for _, e in kept],
+                                                 meta=self.raw.get("meta")))
+
+        return suite(self.name, rest), suite(name, on)
 
 
 def _gx():
@@ -266,7 +282,7 @@ def check_suites(suites_dir: Path, max_quarantined_share: float | None = None) -
 # The columns of the frames the suites run on (checks.run.NARROW plus duplicate_of; checks.run.batch_frame).
 ROW_COLUMNS = {*RUN_COLUMNS, "duplicate_of"}
 BATCH_COLUMNS = {"article_id", "source_file", "word_count", "is_quarantined", "source",
-                 *[d for _, d, _ in DRIFT_METRICS]}
+                 *[d for _, d, _ in DRIFT_METRICS], *FRESHNESS_COLUMNS}
 
 
 # ------------------------------------------------------------------ running
@@ -283,6 +299,7 @@ class Failure:
     article_ids: pl.Series | None      # the failing rows' ids (row suite), None when GX names no rows
     message: str
     error: str | None = None
+    kwargs: dict | None = None         # the expectation's arguments: its column and thresholds
 
 
 @dataclass
@@ -325,7 +342,9 @@ class Validator:
         asset = self.ctx.data_sources.add_pandas("frames").add_dataframe_asset("frame")
         self.batch_definition = asset.add_batch_definition_whole_dataframe("whole")
 
-    def run(self, frame: pl.DataFrame, suite: SuiteFile, docs: bool = False) -> Validation:
+    def run(self, frame: pl.DataFrame, suite: SuiteFile, docs: bool = False,
+            id_column: str = "article_id") -> Validation:
+        """`id_column` names the failing rows (article_id; `source` for the per-source checks)."""
         # Only the suite's columns go to pandas; failing rows are named from the polars ids.
         view = frame.select([c for c in frame.columns if c in set(suite.columns())])
         if "article_id" in view.columns:
@@ -342,7 +361,7 @@ class Validator:
         else:
             batch = self.batch_definition.get_batch(batch_parameters={"dataframe": pdf})
             result = batch.validate(suite.suite, result_format=RESULT_FORMAT)
-        out = _summarise(result, frame["article_id"] if "article_id" in frame.columns else None, suite)
+        out = _summarise(result, frame[id_column] if id_column in frame.columns else None, suite)
         del pdf, result
         release_free_memory()  # GX's pandas masks and index lists: give the heap back before the next step
         return out
@@ -381,6 +400,7 @@ def _summarise(result, ids: pl.Series | None, suite: SuiteFile) -> Validation:
             unexpected_count=res.get("unexpected_count"), observed_value=res.get("observed_value"),
             article_ids=failing, message=meta.get("message") or _describe(cfg),
             error=(err or {}).get("exception_message") if err else None,
+            kwargs={k: v for k, v in cfg.kwargs.items() if k != "batch_id"},
         ))
     return Validation(suite.name, bool(result.success), len(result.results), failures, result.to_json_dict())
 

@@ -2,18 +2,38 @@
 
 A scrape folder may hold anything by the time a batch reads it: a file grown
 past any sane size, a FIFO swapped in after discovery, a file removed. Each is
-a reason (rules/unreadable.py), not an exception.
+a reason (rules/unreadable.py), not an exception. An archive (a WARC file of
+any size) is not read whole: `open_regular` gives it to a streaming reader.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
+from typing import BinaryIO
 
 from cleanwire.rules.unreadable import CANNOT_READ, NOT_A_FILE, TOO_LARGE, Why
+
+HASH_BLOCK = 1 << 20
 
 
 def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, Why | None]:
     """The file's bytes, or why they cannot be read; never more than max_bytes + 1 in memory."""
+    fh, why = open_regular(path)
+    if fh is None:
+        return None, why
+    try:
+        with fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as e:
+        return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
+    if len(data) > max_bytes:
+        return None, Why(TOO_LARGE, f"file larger than the size cap ({max_bytes / 1e6:g} MB)")
+    return data, None
+
+
+def open_regular(path: str) -> tuple[BinaryIO | None, Why | None]:
+    """The file open for reading, or why it cannot be: not a regular file, or the OS refused."""
     try:
         # O_NONBLOCK: a FIFO swapped in after discovery must not block the batch.
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -24,10 +44,17 @@ def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, Why | None]:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             return None, Why(NOT_A_FILE, "not a regular file (FIFO, socket or device)")
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+        return os.fdopen(fd, "rb"), None
     except OSError as e:
+        os.close(fd)
         return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
-    if len(data) > max_bytes:
-        return None, Why(TOO_LARGE, f"file larger than the size cap ({max_bytes / 1e6:g} MB)")
-    return data, None
+
+
+def hash_stream(fh: BinaryIO) -> str:
+    """parse.content_hash of the whole file, read a block at a time (then back at its start)."""
+    fh.seek(0)
+    h = hashlib.blake2b(digest_size=16)
+    while block := fh.read(HASH_BLOCK):
+        h.update(block)
+    fh.seek(0)
+    return h.hexdigest()

@@ -184,7 +184,10 @@ class TableWriter:
             touched_by_removal = self.remove_keys.len() > 0 and any(
                 _has_keys(f, self.spec.key, self.remove_keys) for f in plan.old_files)
             too_many = plan.new_file is not None and len(plan.old_files) + 1 > self.max_files
-            if touched_by_removal or too_many:
+            # Files of a version written before a column was added: rewritten once with the column (null),
+            # so that every file of a version has the same columns and a glob over them reads as one table.
+            older_schema = any(set(pq.read_schema(f).names) != set(self.schema.names) for f in plan.old_files)
+            if touched_by_removal or too_many or older_schema:
                 n_files += self._compact(d, plan)
             else:
                 d.mkdir(parents=True, exist_ok=True)
@@ -209,7 +212,7 @@ class TableWriter:
                             self.remove_keys.implode()).not_().to_arrow()
                         t = t.filter(keep)
                     if t.num_rows:
-                        w.write_table(t.select(self.schema.names).cast(self.schema))
+                        w.write_table(_with_columns_of(t, self.schema))
                         rows += t.num_rows
         if plan.new_file:
             plan.new_file.unlink()
@@ -217,6 +220,14 @@ class TableWriter:
             target.unlink()
             return 0
         return 1
+
+
+def _with_columns_of(t: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`t` with the columns of `schema`, in its order and types; a column `t` lacks is null."""
+    missing = [f for f in schema if f.name not in t.column_names]
+    for f in missing:
+        t = t.append_column(f.name, pa.nulls(t.num_rows, f.type))
+    return t.select(schema.names).cast(schema)
 
 
 def _has_keys(path: Path, col: str, keys: pl.Series) -> bool:

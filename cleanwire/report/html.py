@@ -159,6 +159,7 @@ def render(s: RunSummary, sample: pl.DataFrame, word_counts: pl.Series, history:
         _table(gate_rows, ["severity", "expectation", "observed"]) if gate_rows else
         "<p class='ok'>every batch expectation passed</p>",
         "".join(f"<p>{html.escape(x)}</p>" for x in s.gate.skipped),
+        "<h2>Sources: freshness</h2>", _sources_table(s.freshness),
         f"<h2>Quarantined records (first {SAMPLE} of {s.quarantined})</h2>",
         _table(held, ["source_path", "title", "issues", "why"]) if held else "<p>none</p>",
         "<h2>Validation</h2>" + (
@@ -169,6 +170,24 @@ def render(s: RunSummary, sample: pl.DataFrame, word_counts: pl.Series, history:
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _sources_table(freshness: list[dict]) -> str:
+    """Each source folder's newest file and new files, and whether it went quiet (checks/freshness.py)."""
+    if not freshness:
+        return "<p>no source measured</p>"
+
+    def status(q: dict) -> str:
+        if q.get("alarm"):
+            return f"STALE ({q['alarm']})"
+        if q.get("quiet"):
+            return "quiet: no new file this run"
+        return "new source (checked from its next run)" if not q.get("earlier_runs") else "ok"
+
+    rows = [[q["source"], q["new_files"], (q["newest_file_at"] or "")[:19].replace("T", " "),
+             q["newest_file_age_hours"], q["new_files_share"], status(q)] for q in freshness]
+    table = _table(rows, ["source", "new files", "newest file (UTC)", "age (h)", "share of new files", "status"])
+    return table.replace("<td>STALE", "<td class='bad'>STALE")
 
 
 def write_reports(s: RunSummary, sample: pl.DataFrame, word_counts: pl.Series, history: pl.DataFrame | None) -> Path:

@@ -36,7 +36,8 @@ class FileCounts:
 @dataclass
 class GateVerdict:
     ok: bool = True
-    failures: list[dict] = field(default_factory=list)   # expectation, severity, observed, type
+    # expectation, severity, observed ({source: value} for a per-source one), type, column, threshold
+    failures: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     message: str = ""                                     # why the publish was refused, in one line
 
@@ -50,6 +51,9 @@ class RunSummary:
     started_at: str = ""
     files: FileCounts = field(default_factory=FileCounts)
     records: int = 0
+    # Records of WARC archives that are no article, by kind (request, metadata, response:non-html...):
+    # not in either dataset, counted here so an archive's every record is accounted for.
+    skipped_records: dict[str, int] = field(default_factory=dict)
     published: int = 0
     quarantined: int = 0
     issues: dict[str, int] = field(default_factory=lambda: {c: 0 for c in ISSUE_CODES})
@@ -65,6 +69,8 @@ class RunSummary:
     startup_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     reports: dict[str, object] = field(default_factory=dict)  # paths: summary, html, latest_html, data_docs, ...
+    # Per source folder: newest file, its age, new files, quiet, alarm (checks/sources.py summary_rows).
+    freshness: list[dict] = field(default_factory=list)
 
     @contextmanager
     def stage(self, name: str):
@@ -130,7 +136,9 @@ def write_validations(out_dir: Path, run_id: str, validations: list[Validation])
 def gate_verdict(batch: Validation) -> GateVerdict:
     return GateVerdict(ok=not batch.blocking(),
                        failures=[{"expectation": f.message, "severity": f.severity, "observed": f.observed_value,
-                                  "type": f.type} for f in batch.failures],
+                                  "type": f.type, "column": f.column,
+                                  "threshold": {k: v for k, v in (f.kwargs or {}).items() if k != "column"}}
+                                 for f in batch.failures],
                        skipped=batch.skipped, message=gate_message(batch) if batch.blocking() else "")
 
 
@@ -151,6 +159,7 @@ def summary_table(s: RunSummary) -> list[dict]:
             {"metric": "quarantined", "value": s.quarantined}]
     rows += [{"metric": f"issue: {code}", "value": n} for code, n in s.issues.items() if n or code in ISSUE_CODES]
     rows += [{"metric": f"reason: {reason}", "value": n} for reason, n in s.reasons.items()]
+    rows += [{"metric": f"skipped archive records: {kind}", "value": n} for kind, n in s.skipped_records.items()]
     return rows
 
 
@@ -165,4 +174,12 @@ def markdown(s: RunSummary) -> str:
     if s.reasons:
         lines += ["", "| reason | records |", "| --- | ---: |"]
         lines += [f"| {k} | {v} |" for k, v in s.reasons.items()]
+    if s.skipped_records:
+        lines += ["", "| skipped archive records | records |", "| --- | ---: |"]
+        lines += [f"| {k} | {v} |" for k, v in s.skipped_records.items()]
+    quiet = [q for q in s.freshness if q.get("quiet") or q.get("alarm")]
+    if quiet:
+        lines += ["", "| quiet source | new files | newest file | age (h) | alarm |", "| --- | ---: | --- | ---: | --- |"]
+        lines += [f"| {q['source']} | {q['new_files']} | {q['newest_file_at']} | {q['newest_file_age_hours']} | "
+                  f"{q['alarm'] or ''} |" for q in quiet]
     return "\n".join(lines)
