@@ -64,12 +64,11 @@ def _local_api():
     """
     if os.environ.get("PREFECT_API_URL"):
         return None
-    from prefect.server.api.server import SubprocessASGIServer
+    from flows.local_api import start
 
-    server = SubprocessASGIServer()
-    server.start()
-    os.environ["PREFECT_API_URL"] = server.api_url
-    return server
+    api = start()
+    os.environ["PREFECT_API_URL"] = api.url
+    return api
 
 
 def _config(**kw):
