@@ -336,3 +336,21 @@ def test_html_whose_extractor_finds_no_text_gets_its_body_from_the_visible_text(
     rec = parse_html(page)
     assert rec["title"] == HEADLINE
     assert rec["body"] is not None and all(p in rec["body"] for p in PARAGRAPHS)
+
+
+def test_a_page_still_being_read_after_the_time_limit_is_unreadable_too_slow(monkeypatch):
+    """One pathological page must not stall its batch: past the per-page limit it is unreadable,
+    with the reason, and the batch's other pages are read."""
+    from cleanwire.ingest.formats import html as html_format
+    from cleanwire.ingest.parse import parse_files
+
+    good = html(f"<title>{HEADLINE}</title>")
+    # Thousands of nested blocks: slow for the extractor (a real pathological page is slower still).
+    deep = html("<title>x</title>", article="<div>" * 3000 + ARTICLE_P + "</div>" * 3000)
+    monkeypatch.setattr(html_format, "PAGE_SECONDS", 0.001)
+    slow = parse_files([("slow.html", deep.encode())])[0][0]
+    assert slow["unreadable_reason"] == "too_slow"
+    assert "per-page limit" in slow["read_error"]
+    monkeypatch.setattr(html_format, "PAGE_SECONDS", 30.0)
+    (ok,), (other,) = parse_files([("a.html", good.encode()), ("b.html", good.encode())])
+    assert ok["read_error"] is None and other["body"] == ok["body"]

@@ -17,11 +17,11 @@ import re
 from cleanwire.ingest import decompress
 from cleanwire.ingest.body import clean_body_texts
 from cleanwire.ingest.decode import Decoded, decode_bytes
-from cleanwire.ingest.formats.html import HtmlPage, finish_pages, read_page, url_date
+from cleanwire.ingest.formats.html import HtmlPage, PageTooSlow, finish_pages, read_page, url_date
 from cleanwire.ingest.formats.jsonl import record_to_fields, split_json_records
 from cleanwire.ingest.formats.text_dump import parse_page_dumps
 from cleanwire.ingest.formats.warc import Page, Refused
-from cleanwire.rules.unreadable import NOT_AN_ARTICLE, PARSER_FAILED, Why
+from cleanwire.rules.unreadable import NOT_AN_ARTICLE, PARSER_FAILED, TOO_SLOW, Why
 
 TEXT_EXTENSIONS = {"", ".txt", ".text"}
 HTML_EXTENSIONS = {".html", ".htm", ".xhtml"}
@@ -72,6 +72,8 @@ def failed(fmt: str | None, e: BaseException) -> Why:
     """A parser raised on bad input: the input is data, the exception its reason."""
     if isinstance(e, RecursionError):
         return Why(PARSER_FAILED, f"{fmt} too deeply nested to parse")
+    if isinstance(e, PageTooSlow):
+        return Why(TOO_SLOW, str(e))
     return Why(PARSER_FAILED, f"{fmt} parser failed: {type(e).__name__}: {str(e)[:200]}")
 
 

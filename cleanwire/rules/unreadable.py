@@ -11,7 +11,7 @@ Feature `is_readable`.
 
 Reasons: unreadable/empty, /binary, /not_text, /too_large, /cannot_read,
 /not_a_file, /outside_input, /invalid_json, /not_an_article, /parser_failed,
-/damaged, /http_status.
+/damaged, /http_status, /too_slow.
 """
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ DAMAGED = "damaged"              # a compressed stream or WARC archive cut off o
                                  # offset (an archive's records before it are kept, this record stands for the rest)
 HTTP_STATUS = "http_status"      # a WARC response that is a page, but the server answered other than 200 OK
                                  # (an error page or a redirect: not the article the crawler asked for)
+TOO_SLOW = "too_slow"            # an HTML page still parsing after the per-page time limit (formats/html.py
+                                 # PAGE_SECONDS): one pathological page must not stall its batch
 REASONS = (EMPTY, BINARY, NOT_TEXT, TOO_LARGE, CANNOT_READ, NOT_A_FILE, OUTSIDE_INPUT, INVALID_JSON,
-           NOT_AN_ARTICLE, PARSER_FAILED, DAMAGED, HTTP_STATUS)
+           NOT_AN_ARTICLE, PARSER_FAILED, DAMAGED, HTTP_STATUS, TOO_SLOW)
 
 
 @dataclass(frozen=True, slots=True)

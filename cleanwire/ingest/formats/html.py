@@ -14,6 +14,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import signal
+import threading
+from contextlib import contextmanager
 
 from dataclasses import dataclass
 
@@ -32,6 +35,33 @@ _META_DATE_KEYS = (
     ("name", "sailthru.date"), ("name", "parsely-pub-date"), ("itemprop", "datePublished"),
 )
 EXTRACTED_MIN_WORDS = 25  # an extractor's text shorter than a paragraph: it missed the article
+# A news page is read in ~4 ms (bench, 2-core machine); a page still being read after this long is
+# pathological (nesting, a table of a million cells) and becomes unreadable/too_slow.
+PAGE_SECONDS = 10.0
+
+
+class PageTooSlow(TimeoutError):
+    """A page took longer than PAGE_SECONDS to read."""
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise PageTooSlow in the block after `seconds` (a SIGALRM timer: in a process's main thread
+    only, which is where batch tasks run in worker processes; elsewhere, no limit)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expired(signum, frame):
+        raise PageTooSlow(f"HTML page still being read after {seconds:g} s (the per-page limit)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 URL_DATE = re.compile(rf"/({YEAR})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|-|\b)")
 
 
@@ -57,7 +87,13 @@ def needs_visible(fields: Fields, extracted_words: int) -> bool:
 
 
 def read_page(text: str) -> HtmlPage:
-    """Parse the page, read its metadata and headline, and take its texts (raises on a page lxml refuses)."""
+    """Parse the page, read its metadata and headline, and take its texts (raises on a page lxml refuses,
+    and PageTooSlow after PAGE_SECONDS)."""
+    with time_limit(PAGE_SECONDS):
+        return _read_page(text)
+
+
+def _read_page(text: str) -> HtmlPage:
     import lxml.html  # imported here: only HTML batches pay for it
     import trafilatura
 
