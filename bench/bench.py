@@ -1,6 +1,7 @@
 """Benchmark cleanwire against the floor of its I/O, at N documents.
 
-    python bench/bench.py --n 100000 [--repeat 3] [--html-share 0.1] [--processes 2 | --workers 2] [--keep]
+    python bench/bench.py --n 100000 [--repeat 3] [--html-share 0.1] [--processes 2 | --workers 2]
+                          [--table-format delta] [--keep]
 
 1. makes (or reuses) a corpus of N records with a news feed's structure (bench/make_corpus.py:
    shared ledes and paragraphs, true copies, stories syndicated by the hundred, defects;
@@ -180,6 +181,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="full runs to make; the median one is reported")
     ap.add_argument("--html-share", type=float, default=0.0,
                     help="share of the corpus's single-record files written as HTML pages")
+    ap.add_argument("--table-format", choices=["parquet", "delta"], default=None,
+                    help="the output's table format (cleanwire run --table-format; default: parquet)")
     ap.add_argument("--no-parse-stage", action="store_true", help="skip the per-format parse stage measurement")
     ap.add_argument("--dupcheck", action="store_true",
                     help="also check every duplicate against the record it names, and the clean stories published "
@@ -203,6 +206,8 @@ def main() -> None:
         cli += ["--processes", str(a.processes)]
     if a.workers:
         cli += ["--workers", str(a.workers)]
+    if a.table_format:
+        cli += ["--table-format", a.table_format]
 
     parse_cpu = {} if a.no_parse_stage else parse_stage(a.dir)
     fa, ra = floor(raw, a.dir / f"floor-{a.n}.parquet")

@@ -56,19 +56,56 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _local_api():
-    """Use PREFECT_API_URL when set; else start Prefect's local API once and share it.
+class _LocalApi:
+    """Prefect's local API for this command: its URL exported at once, the server started in a thread.
 
-    The URL is exported so that worker processes (process pool, local Dask)
-    report to this API instead of each starting a server of their own.
+    The URL is exported before this process imports Prefect (which reads its
+    settings once, at import: else the flow would start a second API of its own),
+    and so that worker processes (process pool, local Dask) report to this API
+    instead of each starting a server of their own. Nothing happens when
+    PREFECT_API_URL is already set (a server of the user's).
     """
-    if os.environ.get("PREFECT_API_URL"):
-        return None
-    from flows.local_api import start
 
-    api = start()
-    os.environ["PREFECT_API_URL"] = api.url
-    return api
+    def __init__(self):
+        self.url: str | None = None
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        if not os.environ.get("PREFECT_API_URL"):
+            from flows.local_api import reserve
+
+            self.url = os.environ["PREFECT_API_URL"] = reserve()
+            self._thread = threading.Thread(target=self._start, daemon=True)
+            self._thread.start()
+
+    def _start(self) -> None:
+        from flows.local_api import start
+
+        try:
+            self._api = start(self.url)
+        except Exception as e:  # noqa: BLE001 - reported in one line by wait()
+            self.error = str(e)
+
+    def stop(self) -> None:
+        """Send the logs and events still buffered, then stop the API (else they go to a dead server)."""
+        if getattr(self, "_api", None) is None:
+            return
+        if "prefect" in sys.modules:
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)
+            EventsWorker.drain_all(timeout=10)
+        self._api.stop()
+        self._api = None
+
+    def wait(self) -> None:
+        """Until the API answers; a CleanwireError (one line) when it could not start."""
+        if self._thread is not None:
+            self._thread.join()
+        if self.error:
+            from cleanwire.errors import CleanwireError
+
+            raise CleanwireError(f"Prefect's local API did not start: {self.error}")
 
 
 def _config(**kw):
@@ -109,15 +146,21 @@ def run(
     alert_webhook: str | None = typer.Option(
         None, help="POST a JSON alert (Slack-compatible) here when the gate refuses, a batch expectation fails "
                    "or the run fails (default: $CLEANWIRE_ALERT_WEBHOOK)."),
+    table_format: Optional[str] = typer.Option(
+        None, help="parquet (versioned folders; the default for a local output) or delta (Delta tables; the "
+                   "default, and the only choice, for an s3:// output). An existing output keeps its format."),
 ) -> None:
-    """Run the news-etl flow once on Prefect's local API (no server needed)."""
+    """Run the news-etl flow once on Prefect's local API (no server needed).
+
+    --input and --output take local folders or s3://bucket/prefix (endpoint and credentials from
+    AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ALLOW_HTTP)."""
     cfg = _config(input=str(input), output=str(output), suites=str(suites) if suites else None,
                   max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
                   batch_files=batch_files, batch_mb=batch_mb, max_file_mb=max_file_mb,
                   max_decompressed_mb=max_decompressed_mb,
                   dask_address=dask_address,
                   keep_versions=keep_versions, min_containment=min_containment, data_docs=data_docs,
-                  alert_webhook=alert_webhook)
+                  alert_webhook=alert_webhook, table_format=table_format)
     summary, ok = execute(cfg)
     print_summary(summary)
     if not ok:
@@ -147,25 +190,27 @@ def execute(cfg) -> tuple:
         # Prefect's local API starts in a subprocess while another checks the suites (with Great
         # Expectations, kept out of this process until the checks need it): the slow start-up steps overlap.
         start_suite_check(cfg.suites_dir, cfg.max_quarantined_share)
-        api = threading.Thread(target=_local_api, daemon=True)
-        api.start()
-        with console.status("checking expectation suites"):
-            check_suites(cfg.suites_dir, cfg.max_quarantined_share)
-        state = _run_with_progress(cfg, api)
-        if state.is_completed():
-            from cleanwire.report.summary import RunSummary
-
-            return RunSummary.from_dict(state.result()), True
+        api = _LocalApi()
         try:
-            state.result()
-        except GateRefused as e:
-            why = str(e)
-        except CleanwireError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the flow's own error, shown in one line
-            why = f"{type(e).__name__}: {e}"
-        else:
-            why = state.message or "flow run failed"
+            with console.status("checking expectation suites"):
+                check_suites(cfg.suites_dir, cfg.max_quarantined_share)
+            state = _run_with_progress(cfg, api)
+            if state.is_completed():
+                from cleanwire.report.summary import RunSummary
+
+                return RunSummary.from_dict(state.result()), True
+            try:
+                state.result()
+            except GateRefused as e:
+                why = str(e)
+            except CleanwireError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the flow's own error, shown in one line
+                why = f"{type(e).__name__}: {e}"
+            else:
+                why = state.message or "flow run failed"
+        finally:
+            api.stop()
     except CleanwireError as e:
         _fail(str(e), e.exit_code)
     summary = latest_summary(cfg.output_dir)
@@ -175,14 +220,14 @@ def execute(cfg) -> tuple:
     _fail(f"run failed: {why}", 1)
 
 
-def _run_with_progress(cfg, api: threading.Thread):
+def _run_with_progress(cfg, api: _LocalApi):
     """The flow run, with a progress bar of its stages; its final state."""
     from cleanwire import progress
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         t_start = bar.add_task("starting Prefect's local API", total=None)
-        api.join()
+        api.wait()
         bar.update(t_start, description="running flow news-etl")
         stages: dict[str, int] = {}
 
@@ -230,11 +275,11 @@ def _nothing_new(cfg):
         return None
     from cleanwire.ingest.discover import discover
     from cleanwire.paths import Layout
-    from cleanwire.publish.store import Store
+    from cleanwire.publish.store import open_store
     from cleanwire.publish.tables import seen_files
     from cleanwire.report.summary import FileCounts, RunSummary
 
-    store = Store(cfg.output_dir)
+    store = open_store(cfg.output_dir, cfg.table_format)
     if store.current_version() is None:
         return None
     found = discover(cfg.input_dir, seen_files(store))
@@ -303,7 +348,9 @@ def print_summary(s) -> None:
         out_console.print("[bold red]batch gate refused the publish[/] (previous published version kept):")
         for g in s.gate.failures:
             out_console.print(f"  - {g['expectation']} (observed {g['observed']})", highlight=False)
-    out = Path(s.output)
+    from cleanwire.storage import location
+
+    out = location(s.output)  # a folder, or an s3:// prefix
     total = s.published_total if s.published_total is not None else s.published
     out_console.print(f"published:  {out / 'published/articles'}  (version {s.version}, {total} records in all)",
                       highlight=False)
@@ -312,6 +359,13 @@ def print_summary(s) -> None:
                       highlight=False)
     if s.reports.get("data_docs"):
         out_console.print(f"data docs:  {s.reports['data_docs']}", highlight=False)
+
+
+def _absolute(p: Path) -> str:
+    """A local path made absolute (a deployment runs from anywhere); an s3:// URL as it is."""
+    from cleanwire.storage import is_url, location
+
+    return str(location(p)) if is_url(p) else str(Path(p).resolve())
 
 
 def _server_url() -> str:
@@ -354,6 +408,7 @@ def serve(
     notify_block: str | None = typer.Option(
         None, help="Also create a Prefect automation that sends this notification block (TYPE/NAME, e.g. "
                    "slack-webhook/ops) when a news-etl run fails."),
+    table_format: Optional[str] = typer.Option(None, help="parquet or delta (see `cleanwire run --help`)."),
 ) -> None:
     """Serve the `news-etl/scheduled` deployment on the server at PREFECT_API_URL (runs until stopped)."""
     url = _server_url()
@@ -365,7 +420,7 @@ def serve(
         why = next((ln.split("Value error, ")[1].split(" [type")[0] for ln in str(e).splitlines()
                     if "Value error, " in ln), str(e).splitlines()[0])
         _fail(f"bad schedule: {why}")
-    cfg = _config(input=str(input.resolve()), output=str(output.resolve()),
+    cfg = _config(input=_absolute(input), output=_absolute(output), table_format=table_format,
                   max_quarantined_share=max_quarantined_share, processes=processes, workers=workers,
                   dask_address=dask_address, alert_webhook=alert_webhook)
     from cleanwire.config import check_paths
@@ -420,7 +475,7 @@ def trigger(
     config = dict(params.get("config") or {})
     for key, value in (("input", input), ("output", output), ("max_quarantined_share", max_quarantined_share)):
         if value is not None:
-            config[key] = str(Path(value).resolve()) if isinstance(value, Path) else value
+            config[key] = _absolute(value) if isinstance(value, Path) else value
     console.print(f"triggered {FULL_NAME} on {url}; waiting for the run...", highlight=False)
     run = run_deployment(FULL_NAME, parameters={"config": config}, timeout=timeout, poll_interval=2)
     state = run.state
@@ -435,9 +490,15 @@ def trigger(
 @app.command()
 def history(output: Path = typer.Option(Path("data"), "--output", "-o", help="Output folder.")) -> None:
     """List the published versions of OUT_DIR with their counts (the current one marked)."""
-    from cleanwire.publish.store import Store
+    from cleanwire.errors import CleanwireError
+    from cleanwire.publish.store import open_store
+    from cleanwire.storage import location
 
-    rows = Store(output).history()
+    output = location(output)  # a folder, or an s3:// prefix
+    try:
+        rows = open_store(output).history()
+    except CleanwireError as e:
+        _fail(str(e), e.exit_code)
     if not rows:
         _fail(f"{output} holds no published version yet", 1)
     t = Table(title=f"versions of {output}", header_style="bold")
@@ -458,16 +519,20 @@ def rollback(
     """Make the previous published version current again, atomically."""
     from cleanwire.errors import CleanwireError
     from cleanwire.publish.lock import output_lock
-    from cleanwire.publish.store import Store
+    from cleanwire.publish.store import open_store
+    from cleanwire.storage import location
 
-    store = Store(output)
+    output = location(output)  # a folder, or an s3:// prefix
     try:
+        store = open_store(output)
         with output_lock(output):
             before = store.current_version()
             now = store.rollback(to)
     except CleanwireError as e:
         _fail(str(e), e.exit_code)
-    out_console.print(f"{output}: version {before} -> {now} (current). The next run continues from it; "
+    # A Delta output restores its tables in a new version (Delta's history keeps every version).
+    restored = f" (restored as version {store.current_version()})" if store.table_format == "delta" else ""
+    out_console.print(f"{output}: version {before} -> {now} (current){restored}. The next run continues from it; "
                       "files processed after it are processed again.", highlight=False)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from cleanwire import storage
 from cleanwire.errors import ConfigError
 from cleanwire.rules.duplicate import MIN_CONTAINMENT
 
@@ -18,8 +20,13 @@ ALERT_WEBHOOK_ENV = "CLEANWIRE_ALERT_WEBHOOK"  # the alert webhook when the run'
 class RunConfig(BaseModel):
     """Parameters of one `news-etl` run (flow parameters, CLI options, deployment parameters)."""
 
-    input: str = Field("data/raw", description="Folder of raw files (read recursively, never written)")
-    output: str = Field("data", description="Folder for published/, quarantine/ and reports/")
+    input: str = Field("data/raw", description="Folder of raw files (read recursively, never written), "
+                                               "or s3://bucket/prefix")
+    output: str = Field("data", description="Folder for published/, quarantine/ and reports/, or s3://bucket/prefix")
+    table_format: Literal["parquet", "delta"] | None = Field(
+        None, description="parquet: versioned folders of Parquet files (the default for a local output); delta: "
+                          "Delta tables (the default, and the only choice, for an s3:// output). An existing "
+                          "output keeps its format")
     suites: str = Field(str(DEFAULT_SUITES), description="Folder holding articles.json and batch.json")
     max_quarantined_share: float | None = Field(
         None, ge=0, le=1, description="Override of the batch suite's maximum share of quarantined records")
@@ -46,6 +53,8 @@ class RunConfig(BaseModel):
     @field_validator("input", "output", "suites")
     @classmethod
     def _expand(cls, v: str) -> str:
+        if storage.is_url(v):
+            return str(storage.location(str(v)))  # s3:/x (what pathlib makes of s3://x) -> s3://x
         return os.path.expanduser(str(v))
 
     @field_validator("alert_webhook")
@@ -62,15 +71,20 @@ class RunConfig(BaseModel):
         if len(given) > 1:
             raise ValueError(f"{' and '.join(given)} each choose where the batches run "
                              "(local processes, a new local Dask cluster, an existing one): give one")
+        if self.table_format == "parquet" and storage.is_url(self.output):
+            raise ValueError("an s3:// --output is always written as Delta tables: drop --table-format parquet "
+                             "(object storage has no atomic switch for the Parquet format's versions)")
         return self
 
     @property
-    def input_dir(self) -> Path:
-        return Path(self.input).resolve()
+    def input_dir(self) -> Path | storage.ObjectPath:
+        """The input: a resolved local Path, or an ObjectPath for s3://."""
+        return storage.location(self.input) if storage.is_url(self.input) else Path(self.input).resolve()
 
     @property
-    def output_dir(self) -> Path:
-        return Path(self.output).resolve()
+    def output_dir(self) -> Path | storage.ObjectPath:
+        """The output: a resolved local Path, or an ObjectPath for s3://."""
+        return storage.location(self.output) if storage.is_url(self.output) else Path(self.output).resolve()
 
     @property
     def suites_dir(self) -> Path:
@@ -94,6 +108,8 @@ class RunConfig(BaseModel):
 def check_paths(cfg: RunConfig) -> None:
     """Refuse a run that cannot work, with what to fix."""
     inp, out = cfg.input_dir, cfg.output_dir
+    if isinstance(inp, storage.ObjectPath) or isinstance(out, storage.ObjectPath):
+        return _check_remote_paths(cfg, inp, out)
     if not inp.exists():
         raise ConfigError(f"input folder {inp} does not exist (pass --input DIR)")
     if not inp.is_dir():
@@ -116,3 +132,49 @@ def check_paths(cfg: RunConfig) -> None:
     except OSError as e:
         raise ConfigError(f"output folder {out} is not writable ({e.strerror or e}); "
                           "check permissions or pass --output DIR") from None
+    _check_table_format(cfg, out)
+
+
+def _check_table_format(cfg: RunConfig, out) -> None:
+    """An existing output keeps its table format: asking for the other one stops the run here."""
+    from cleanwire.errors import StoreError
+    from cleanwire.publish.store import table_format_of
+
+    try:
+        table_format_of(out, cfg.table_format)
+    except StoreError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _check_remote_paths(cfg: RunConfig, inp, out) -> None:
+    """The checks of check_paths where the input or the output is on S3: reachable, listable, writable.
+
+    One request or two each (a listing; a probe object written and deleted), so an
+    unreachable endpoint, a missing bucket, refused credentials or a denied write stop
+    the run here, in one line, before any work.
+    """
+    if cfg.dask_address and isinstance(out, storage.ObjectPath):
+        raise ConfigError("--dask-address with an s3:// --output is not supported: the batch files of a run are "
+                          "written to a local folder of the machine running the flow (use --workers or --processes, "
+                          "or a local --output on a file system the cluster shares)")
+    if str(out) == str(inp) or str(out).startswith(str(inp).rstrip("/") + "/"):
+        raise ConfigError(f"output {out} is inside the input {inp}: choose an --output outside it "
+                          "(cleanwire never writes into its input)")
+    if isinstance(inp, storage.ObjectPath):
+        problem = storage.check_reachable(inp, write=False)
+        if problem:
+            raise ConfigError(f"input: {problem}")
+    else:
+        if not inp.is_dir():
+            raise ConfigError(f"input folder {inp} does not exist or is not a folder (pass --input DIR)")
+    if isinstance(out, storage.ObjectPath):
+        problem = storage.check_reachable(out, write=True)
+        if problem:
+            raise ConfigError(f"output: {problem}")
+    else:
+        probe = out
+        while not probe.exists():
+            probe = probe.parent
+        if not probe.is_dir() or not os.access(probe, os.W_OK):
+            raise ConfigError(f"output folder {out} cannot be written (pass --output DIR)")
+    _check_table_format(cfg, out)

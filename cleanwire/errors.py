@@ -31,3 +31,7 @@ class StoreError(CleanwireError, RuntimeError):
 
 class GateRefused(CleanwireError):
     """The batch gate refused to publish this run's records (a verdict on the data, not a crash)."""
+
+
+class ConcurrentCommit(OutputLocked):
+    """Another run committed the version this run was about to commit (a Delta output on S3 has no lock)."""

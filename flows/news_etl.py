@@ -29,13 +29,13 @@ from cleanwire.checks import run as checks
 from cleanwire.checks.gx import (BATCH_SUITE, Validator, check_suites, load_suites, read_suite_json, suite_limits,
                                  suite_messages)
 from cleanwire.config import RunConfig, check_paths
-from cleanwire.errors import GateRefused, OutputLocked
+from cleanwire.errors import ConcurrentCommit, GateRefused, OutputLocked
 from cleanwire.ingest.batch import chunk_bounds, process_batch, skipped_counts
 from cleanwire.ingest.discover import Discovery, discover, file_refs, split_archives
 from cleanwire.memory import withhold_flow_malloc_conf_from_workers
 from cleanwire.paths import Layout
 from cleanwire.publish.lock import output_lock
-from cleanwire.publish.store import Store
+from cleanwire.publish.store import Store, open_store
 from cleanwire.publish.tables import (Explain, PublishResult, published_bodies, published_index, publish_run,
                                      quarantined_files, seen_files)
 from cleanwire.report import alerts
@@ -98,7 +98,11 @@ def publish(store: Store, results: list[BatchResult], decided: checks.RunChecks,
             extra: dict) -> PublishResult:
     files = pl.concat([pl.read_parquet(r.files_path) for r in results])
     paths = [r.records_path for r in results if r.records_path]
-    return publish_run(store, paths, files, decided.decisions, run_id, decided.gate_ok, extra, explain, decided.fills)
+    try:
+        return publish_run(store, paths, files, decided.decisions, run_id, decided.gate_ok, extra, explain,
+                           decided.fills)
+    except ConcurrentCommit as e:
+        return e  # another run took the version (an S3 output has no lock): the flow fails in one line, no traceback
 
 
 @task(name="report", cache_policy=NO_CACHE)
@@ -112,6 +116,7 @@ def report_run(summary: RunSummary, decided: checks.RunChecks, published: Publis
                            dt.datetime.now(dt.UTC).isoformat(), decided.gate_ok)
     history = metrics.append_history(out, rows)
     page = html_report.write_reports(summary, published.sample, published.word_counts, metrics.read_history(out))
+    Layout(out).publish_data_docs()  # an s3:// output's Data Docs, rendered locally, go to OUT/reports/data_docs
     return {"validation": validation, "metrics_history": str(history), "html": str(page),
             "latest_html": str(Layout(out).latest_html)}
 
@@ -230,7 +235,7 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
     """The run itself, under the output lock: each stage timed into the summary."""
     log = get_run_logger()
     out = config.output_dir
-    store = Store(out, keep=config.keep_versions)
+    store = open_store(out, config.table_format, keep=config.keep_versions)  # versioned Parquet or Delta tables
     store.prepare(clean_work=True)
     summary = RunSummary(run_id, str(out), input=str(config.input_dir), flow_run_id=str(flow_run.get_id() or ""),
                          started_at=dt.datetime.now(dt.timezone.utc).isoformat(), version=store.current_version(),
@@ -277,7 +282,7 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
         suites = load_suites(config.suites_dir, config.max_quarantined_share)
         summary.startup_seconds["great_expectations"] = round(time.perf_counter() - tick, 2)
         with summary.stage("checks"):
-            decided = run_checks(results, store, suites, Layout(out).data_docs if config.data_docs else None,
+            decided = run_checks(results, store, suites, Layout(out).data_docs_build if config.data_docs else None,
                                  dedup.DedupThresholds(config.min_containment), replaced, fresh)
         summary.issues, summary.reasons = issue_counts(decided.decisions), reason_counts(decided.decisions)
         summary.freshness = sources.summary_rows(fresh, decided.batch)
@@ -287,6 +292,8 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
         with summary.stage("publish"):
             published = publish(store, results, decided, run_id, explain,
                                 {"issues": summary.issues, "reasons": summary.reasons})
+        if isinstance(published, ConcurrentCommit):
+            raise published
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary.records, summary.version = decided.decisions.height, published.version
@@ -321,7 +328,7 @@ def check_sources_alone(config: RunConfig, summary: RunSummary, fresh: pl.DataFr
     _, per_source = sources.split(load_suites(config.suites_dir, config.max_quarantined_share)[1])
     summary.startup_seconds["great_expectations"] = round(time.perf_counter() - tick, 2)
     checked = sources.validate(sources.source_frame(fresh), per_source,
-                               Validator(Layout(out).data_docs if config.data_docs else None))
+                               Validator(Layout(out).data_docs_build if config.data_docs else None))
     if checked is None:
         return summary
     summary.gate, summary.freshness = gate_verdict(checked), sources.summary_rows(fresh, checked)
@@ -329,6 +336,7 @@ def check_sources_alone(config: RunConfig, summary: RunSummary, fresh: pl.DataFr
                            dt.datetime.now(dt.UTC).isoformat(), summary.gate.ok)
     history = metrics.append_history(out, rows)
     page = html_report.write_reports(summary, pl.DataFrame(), pl.Series(dtype=pl.Int64), metrics.read_history(out))
+    Layout(out).publish_data_docs()
     summary.reports.update({"validation": write_validations(out, summary.run_id, [checked]),
                             "metrics_history": str(history), "html": str(page),
                             "latest_html": str(Layout(out).latest_html)})

@@ -58,7 +58,7 @@ def prefect_env():
 
 @pytest.fixture(scope="session")
 def prefect_api(prefect_env):
-    """Prefect's local API, started once (what `cleanwire.cli._local_api` does), URL exported."""
+    """Prefect's local API, started once (what `cleanwire.cli._LocalApi` does), URL exported."""
     from prefect.server.api.server import SubprocessASGIServer
 
     srv = SubprocessASGIServer()
@@ -111,3 +111,62 @@ def raw_dir(tmp_path) -> Path:
 @pytest.fixture
 def out_dir(tmp_path) -> Path:
     return tmp_path / "out"
+
+
+# ------------------------------------------------------------------ a real S3 endpoint (moto's server)
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's S3 server as a separate process on 127.0.0.1 (a free port): its URL.
+
+    A real HTTP endpoint, not moto's in-process mock: polars, pyarrow and deltalake
+    talk to S3 with their own clients, not through boto. Started once per session;
+    the `s3` fixture resets it before each test.
+    """
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tempfile.NamedTemporaryFile(prefix="cleanwire-moto-", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto_server did not start: {Path(log.name).read_text()[-2000:]}")
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        os.unlink(log.name)
+
+
+@pytest.fixture
+def s3(moto_server, monkeypatch):
+    """An empty S3 (moto reset) with the bucket `news`, and the AWS variables of this process (and of
+    the `cleanwire` subprocesses it starts) pointing at it. Yields the endpoint URL."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10).read()
+    for k, v in {"AWS_ENDPOINT_URL": moto_server, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}.items():
+        monkeypatch.setenv(k, v)
+    for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(k, raising=False)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/news", method="PUT"), timeout=10).read()
+    yield moto_server

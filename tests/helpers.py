@@ -327,3 +327,21 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     env.update(extra)
     return env
+
+
+# The start of a `python -c` hook that patches one step of a `cleanwire run` to pause there: `pause(label)`
+# writes "label pid" to $CW_MARKER and waits until $CW_RESUME exists (or until the test kills the run).
+PAUSE_HOOK = r"""
+import os, sys, time
+point, marker, resume = os.environ["CW_POINT"], os.environ["CW_MARKER"], os.environ.get("CW_RESUME", "")
+
+def pause(label):
+    with open(marker, "w") as fh:
+        fh.write(f"{label} {os.getpid()}")
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if resume and os.path.exists(resume):
+            return
+        time.sleep(0.02)
+    os._exit(99)
+"""

@@ -83,3 +83,50 @@ def test_cli_gate_refusal_exits_nonzero(refused_cli_run):
 def test_cli_gate_refusal_has_no_traceback(refused_cli_run):
     proc, _ = refused_cli_run
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def _descendants(pid: int) -> list[int]:
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    kids = [int(c) for c in fh.read().split()]
+                out += kids
+                stack += kids
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
+def _is_api(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"prefect.server.api.server" in fh.read()
+    except OSError:
+        return False
+
+
+def test_cli_without_a_server_runs_on_one_local_api_and_stops_it(seeds_copy, out_dir):
+    """The README's command: no PREFECT_API_URL. One temporary API serves the whole run (the CLI's
+    own process included: a second one costs ~220 MB), every log reaches it, and it is gone after."""
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(COLUMNS="1000", NO_COLOR="1")
+    proc = subprocess.Popen([CLI, "run", "--input", str(seeds_copy), "--output", str(out_dir)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    apis: set[int] = set()
+    most = 0
+    while proc.poll() is None:
+        running = [p for p in _descendants(proc.pid) if _is_api(p)]
+        apis.update(running)
+        most = max(most, len(running))
+        time.sleep(0.1)
+    stdout, stderr = proc.communicate()
+    assert proc.returncode == 0, stdout + stderr
+    assert apis and most == 1, f"{len(apis)} API processes, {most} at once"
+    assert "Error logging to API" not in stderr and "Traceback" not in stderr, stderr
+    assert not [p for p in apis if os.path.exists(f"/proc/{p}") and _is_api(p)], "the API outlived the run"
+    assert h.published(out_dir).height == 1

@@ -40,20 +40,7 @@ STABLE = ["article_id", "source_path", "title", "published_date", "body", "word_
 
 # Runs `cleanwire run ARGS` after patching one step of the store to pause there (marker file written)
 # until CW_RESUME appears (or forever, until the test kills the process group).
-HOOK = r"""
-import os, sys, time
-point, marker, resume = os.environ["CW_POINT"], os.environ["CW_MARKER"], os.environ.get("CW_RESUME", "")
-
-def pause(label):
-    with open(marker, "w") as fh:
-        fh.write(f"{label} {os.getpid()}")
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if resume and os.path.exists(resume):
-            return
-        time.sleep(0.02)
-    os._exit(99)
-
+HOOK = h.PAUSE_HOOK + r"""
 from cleanwire.publish import store
 if point == "quarantine-half-written":
     _flush = store.TableWriter._flush

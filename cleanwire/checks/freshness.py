@@ -89,7 +89,10 @@ def retired_sources(input_dir: Path, history: pl.DataFrame | None) -> set[str]:
     if history is None or history.height == 0:
         return set()
     known = set(history.filter(pl.col("source") != ALL)["source"].unique().to_list())
-    return {s for s in known if s != "." and not (Path(input_dir) / s).is_dir()}
+    from cleanwire.storage import location
+
+    root = location(input_dir)  # a folder, or an s3:// prefix (a "folder" there: a prefix holding objects)
+    return {s for s in known if s != "." and not (root / s).is_dir()}
 
 
 def could_fail(fresh: pl.DataFrame, expectations: list[dict]) -> bool:

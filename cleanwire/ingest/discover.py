@@ -7,6 +7,11 @@ seen before; the batch re-hashes it and skips it if only the mtime changed.
 Anything that is not a plain file inside the input dir (a symlink leading
 out of it, a FIFO, a device) becomes a record with the reason, never an open().
 
+On S3 (`--input s3://bucket/prefix`) the listing gives each object's size and
+LastModified: the same skip by size and mtime, no object read (a listing is one
+request per 1,000 objects). An object is read by its URL, by whichever process
+parses its batch.
+
 A big WARC archive is split into slices of its records for the batch tasks
 (`split_archives`), after one streaming pass that finds where its records start
 and hashes it (so an archive whose bytes did not change is not read again).
@@ -22,6 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cleanwire import storage
 from cleanwire.ingest.formats import warc
 from cleanwire.rules.unreadable import CANNOT_READ, NOT_A_FILE, OUTSIDE_INPUT
 from cleanwire.types import FileRef
@@ -68,6 +74,8 @@ _RECORD_LIKE = re.compile(r"#(\d+)$")
 
 def walk(input_dir: Path) -> pl.DataFrame:
     """Every entry below input_dir that is not a directory, sorted by relative path (FILES_SCHEMA)."""
+    if storage.is_url(input_dir):
+        return walk_objects(storage.location(input_dir))
     root = Path(os.path.realpath(input_dir))
     parts: list[pl.DataFrame] = []
     rows: list[FileRef] = []
@@ -93,6 +101,31 @@ def walk(input_dir: Path) -> pl.DataFrame:
             rows = []
     parts.append(_frame(rows))
     return pl.concat(parts).sort("source_file")
+
+
+def walk_objects(root: storage.ObjectPath) -> pl.DataFrame:
+    """Every object below an s3:// prefix (FILES_SCHEMA): its key below the prefix, size, LastModified.
+
+    `path` is the object's URL. A key ending in '/' (a folder marker some tools write)
+    is no file. S3 has no links, FIFOs or devices: nothing here is a problem.
+    """
+    from pyarrow import fs as pafs
+
+    fs = storage.settings().filesystem()
+    infos = fs.get_file_info(pafs.FileSelector(root.key_path, allow_not_found=True, recursive=True))
+    base = root.key_path.rstrip("/") + "/"
+    rows = {c: [] for c in ("source_file", "path", "size", "mtime_ns")}
+    for info in infos:
+        if info.type != pafs.FileType.File or not info.path.startswith(base):
+            continue
+        rel = info.path[len(base):]
+        rows["source_file"].append(display_path(rel))
+        rows["path"].append(f"{storage.S3}{info.path}".encode())
+        rows["size"].append(info.size or 0)
+        rows["mtime_ns"].append(info.mtime_ns or 0)
+    frame = pl.DataFrame(rows, schema={c: FILES_SCHEMA[c] for c in rows})
+    return frame.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in FILES_SCHEMA.items() if c not in rows]
+                              ).select(list(FILES_SCHEMA)).sort("source_file")
 
 
 def _frame(refs: list[FileRef]) -> pl.DataFrame:

@@ -4,14 +4,20 @@ A scrape folder may hold anything by the time a batch reads it: a file grown
 past any sane size, a FIFO swapped in after discovery, a file removed. Each is
 a reason (rules/unreadable.py), not an exception. An archive (a WARC file of
 any size) is not read whole: `open_regular` gives it to a streaming reader.
+
+An `s3://` path is an object, read through pyarrow's S3 file system (endpoint and
+credentials from the environment of the process reading it: a Dask worker too):
+the same size cap (a ranged read of max_bytes + 1), the same reasons.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 from typing import BinaryIO
 
+from cleanwire import storage
 from cleanwire.rules.unreadable import CANNOT_READ, NOT_A_FILE, TOO_LARGE, Why
 
 HASH_BLOCK = 1 << 20
@@ -34,6 +40,8 @@ def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, Why | None]:
 
 def open_regular(path: str) -> tuple[BinaryIO | None, Why | None]:
     """The file open for reading, or why it cannot be: not a regular file, or the OS refused."""
+    if storage.is_url(path):
+        return open_object(path)
     try:
         # O_NONBLOCK: a FIFO swapped in after discovery must not block the batch.
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -58,3 +66,45 @@ def hash_stream(fh: BinaryIO) -> str:
         h.update(block)
     fh.seek(0)
     return h.hexdigest()
+
+
+def open_object(url: str) -> tuple[BinaryIO | None, Why | None]:
+    """An s3:// object open for reading (seekable: a WARC slice starts at its offset), or why not."""
+    try:
+        fs = storage.settings().filesystem()
+        fh = fs.open_input_file(storage.location(url).key_path)
+    except FileNotFoundError:
+        return None, Why(CANNOT_READ, "cannot open: the object no longer exists")
+    except OSError as e:
+        return None, Why(CANNOT_READ, f"cannot open: {' '.join(str(e).split())[:160]}")
+    # pyarrow's file has read/seek/tell; the archive readers also want readline() and peek(): buffered.
+    return io.BufferedReader(_RawObject(fh), buffer_size=1 << 20), None
+
+
+class _RawObject(io.RawIOBase):
+    """A pyarrow input file as a raw stream (io.BufferedReader's source)."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self._f.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._f.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+        super().close()

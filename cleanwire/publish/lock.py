@@ -1,4 +1,9 @@
-"""One writer per output folder: an advisory lock held for the whole run."""
+"""One writer per output folder: an advisory lock held for the whole run.
+
+An s3:// output has no lock (object storage has no such thing, and runs on several
+machines would not share it): there, two runs are kept apart by the Delta commit
+itself (publish/delta.py: the loser of a race for version N fails in one line).
+"""
 from __future__ import annotations
 
 import fcntl
@@ -8,6 +13,7 @@ from pathlib import Path
 
 from cleanwire.errors import OutputLocked
 from cleanwire.paths import Layout
+from cleanwire.storage import is_url
 
 
 @contextmanager
@@ -17,6 +23,9 @@ def output_lock(out_dir: Path, wait: bool = False):
     flock() locks are released by the kernel when the holder dies, so a killed
     run never leaves a stale lock behind.
     """
+    if is_url(out_dir):
+        yield
+        return
     path = Layout(out_dir).lock
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

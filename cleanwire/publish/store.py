@@ -97,7 +97,91 @@ def _existing_partitions(table_root: Path) -> dict[str, list[Path]]:
     return out
 
 
-class TableWriter:
+def rollback_target(to: int | None, current: int | None, parent: int | None, versions: list[int]) -> int:
+    """The version a rollback makes current: `to` when given, else the version the current one was
+    built on (after an earlier rollback that is not simply the next lower number), else the next
+    lower number; a StoreError when there is none or `to` is not kept."""
+    if to is None:
+        older = [v for v in versions if current is not None and v < current]
+        if parent in versions:
+            to = parent
+        elif older:
+            to = older[-1]
+        else:
+            raise StoreError("no earlier version to roll back to")
+    if to not in versions:
+        raise StoreError(f"version {to} does not exist or is no longer kept (have {versions})")
+    return to
+
+
+class PartitionedWriter:
+    """Rows of one table buffered per partition folder and written a row group at a time.
+
+    `write` splits a frame by the table's partition columns and buffers each part;
+    a partition is flushed (`_flush`, the subclass's: a Parquet file of a version,
+    or a file of a Delta table) once it holds a row group's rows or bytes, and the
+    biggest buffers are flushed when all of them together pass _TOTAL_BUFFER, so
+    memory stays bounded however many partitions a run touches. Subclasses give
+    `_arrow` (a frame as the file's Arrow rows) and `_part` (a partition's plan).
+    """
+    spec: TableSpec
+    rows_written: int
+    buffered_bytes: int
+
+    def _arrow(self, df: pl.DataFrame) -> pa.Table:
+        raise NotImplementedError
+
+    def _part(self, pdir: str, values: tuple):
+        raise NotImplementedError
+
+    def _flush(self, pdir: str, part) -> None:
+        raise NotImplementedError
+
+    def _close_all(self) -> None:
+        """Close every partition's open writer and file, dropping its buffer (after a failure)."""
+        for part in self.parts.values():
+            for closable in (part.writer, part.sink):
+                if closable is not None:
+                    try:
+                        closable.close()
+                    except Exception:  # noqa: BLE001 - a full disk, a lost connection: closing may fail too
+                        pass
+            part.writer = part.sink = None
+            part.buffer = []
+
+    def write(self, df: pl.DataFrame) -> None:
+        if df.height == 0:
+            return
+        keys = list(self.spec.partition_by)
+        # One conversion and cast per frame, then one `take` per partition: converting each
+        # partition's frame (dozens of year/month partitions per frame) cost more than writing.
+        whole = self._arrow(df.drop(keys))
+        if keys:
+            groups = df.select(keys).with_row_index("_row").group_by(keys, maintain_order=True).agg("_row")
+            parts = [(values, whole.take(rows.to_arrow()))
+                     for values, rows in zip(groups.select(keys).iter_rows(), groups["_row"])]
+        else:
+            parts = [((), whole)]
+        for values, table in parts:
+            pdir = _partition_dir(self.spec, values)
+            part = self._part(pdir, values)
+            part.buffer.append(table)
+            size = table.get_total_buffer_size()  # compact tables (taken): the same as nbytes, 15x faster
+            part.buffered_rows += table.num_rows
+            part.buffered_bytes += size
+            self.buffered_bytes += size
+            self.rows_written += table.num_rows
+            if part.buffered_rows >= _ROW_GROUP or part.buffered_bytes >= _PARTITION_BUFFER:
+                self._flush(pdir, part)
+        if self.buffered_bytes > _TOTAL_BUFFER:
+            # Many partitions each below their limit: write the biggest buffers out.
+            for pdir, part in sorted(self.parts.items(), key=lambda kv: -kv[1].buffered_bytes):
+                if self.buffered_bytes <= _TOTAL_BUFFER // 2:
+                    break
+                self._flush(pdir, part)
+
+
+class TableWriter(PartitionedWriter):
     """Streams rows into one table of a new version, reusing the previous version's files."""
 
     def __init__(self, spec: TableSpec, old_root: Path | None, new_root: Path, version: int,
@@ -116,36 +200,11 @@ class TableWriter:
         self.rows_written = 0
         self.buffered_bytes = 0
 
-    def write(self, df: pl.DataFrame) -> None:
-        if df.height == 0:
-            return
-        keys = list(self.spec.partition_by)
-        # One conversion and cast per frame, then one `take` per partition: converting each
-        # partition's frame (dozens of year/month partitions per frame) cost more than writing.
-        whole = df.drop(keys).to_arrow().select(self.schema.names).cast(self.schema)
-        if keys:
-            groups = df.select(keys).with_row_index("_row").group_by(keys, maintain_order=True).agg("_row")
-            parts = [(values, whole.take(rows.to_arrow()))
-                     for values, rows in zip(groups.select(keys).iter_rows(), groups["_row"])]
-        else:
-            parts = [((), whole)]
-        for values, table in parts:
-            pdir = _partition_dir(self.spec, values)
-            plan = self.parts.setdefault(pdir, _PartitionPlan())
-            plan.buffer.append(table)
-            size = table.get_total_buffer_size()  # compact tables (taken): the same as nbytes, 15x faster
-            plan.buffered_rows += table.num_rows
-            plan.buffered_bytes += size
-            self.buffered_bytes += size
-            self.rows_written += table.num_rows
-            if plan.buffered_rows >= _ROW_GROUP or plan.buffered_bytes >= _PARTITION_BUFFER:
-                self._flush(pdir, plan)
-        if self.buffered_bytes > _TOTAL_BUFFER:
-            # Many partitions each below their limit: write the biggest buffers out.
-            for pdir, plan in sorted(self.parts.items(), key=lambda kv: -kv[1].buffered_bytes):
-                if self.buffered_bytes <= _TOTAL_BUFFER // 2:
-                    break
-                self._flush(pdir, plan)
+    def _arrow(self, df: pl.DataFrame) -> pa.Table:
+        return df.to_arrow().select(self.schema.names).cast(self.schema)
+
+    def _part(self, pdir: str, values: tuple) -> _PartitionPlan:
+        return self.parts.setdefault(pdir, _PartitionPlan())
 
     def _flush(self, pdir: str, plan: _PartitionPlan) -> None:
         if not plan.buffer:
@@ -162,15 +221,7 @@ class TableWriter:
 
     def abort(self) -> None:
         """Close every open file after a failure (the build folder is then removed)."""
-        for plan in self.parts.values():
-            for closable in (plan.writer, plan.sink):
-                if closable is not None:
-                    try:
-                        closable.close()
-                    except Exception:  # noqa: BLE001 - the disk may be full: closing may fail too
-                        pass
-            plan.writer = plan.sink = None
-            plan.buffer = []
+        self._close_all()
 
     def close(self) -> dict:
         """Finish every partition: link, append or compact. Returns counts."""
@@ -246,6 +297,8 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 class Store:
     """The versions of one OUT_DIR and the switch between them."""
+
+    table_format = "parquet"
 
     def __init__(self, out_dir: Path, keep: int = DEFAULT_KEEP, max_files: int = MAX_FILES_PER_PARTITION):
         self.out = Path(out_dir)
@@ -365,19 +418,8 @@ class Store:
         """Make the version before the current one (or `to`) current again, atomically."""
         cur = self.current_version()
         versions = self.list_versions()
-        if to is None:
-            # The version the current one was built on (after an earlier rollback that is not
-            # simply the next lower number), else the next lower number.
-            parent = self.manifest(cur).get("parent") if cur is not None else None
-            older = [v for v in versions if cur is not None and v < cur]
-            if parent in versions:
-                to = parent
-            elif older:
-                to = older[-1]
-            else:
-                raise StoreError("no earlier version to roll back to")
-        if to not in versions:
-            raise StoreError(f"version {to} does not exist (have {versions})")
+        parent = self.manifest(cur).get("parent") if cur is not None else None
+        to = rollback_target(to, cur, parent, versions)
         self._switch(to)
         self._ensure_links()
         return to
@@ -390,6 +432,44 @@ class Store:
         for v in doomed:
             shutil.rmtree(self.version_dir(v), ignore_errors=True)
         return doomed
+
+
+# ------------------------------------------------------------------ which format an output has
+
+TABLE_FORMATS = ("parquet", "delta")
+
+
+def table_format_of(out_dir, asked: str | None = None) -> str:
+    """The table format of an output: what it already holds, else `asked`, else parquet (delta for s3://).
+
+    An output keeps the format it was created with: asking for the other one is an error.
+    """
+    from cleanwire.storage import is_url
+
+    if is_url(out_dir):
+        if asked == "parquet":
+            raise StoreError(f"{out_dir}: an s3:// output is always a Delta table (--table-format delta): object "
+                             "storage has no atomic switch for the Parquet format's versions")
+        return "delta"
+    from cleanwire.publish.delta import has_delta_layout
+
+    out = Path(out_dir)
+    holds = ("delta" if (out / STATE_DIR / "runs" / "_delta_log").is_dir() and has_delta_layout(out)
+             else "parquet" if Store(out).list_versions() or (out / "published").is_symlink() else None)
+    if asked and holds and asked != holds:
+        raise StoreError(f"{out} holds the {holds} table format, not {asked}: run without --table-format, "
+                         f"or choose another --output")
+    return holds or asked or "parquet"
+
+
+def open_store(out_dir, table_format: str | None = None, keep: int = DEFAULT_KEEP,
+               max_files: int = MAX_FILES_PER_PARTITION):
+    """The store of an output in its table format: Store (versioned Parquet folders) or DeltaStore."""
+    if table_format_of(out_dir, table_format) == "delta":
+        from cleanwire.publish.delta import DeltaStore
+
+        return DeltaStore(out_dir, keep=keep, max_files=max_files)
+    return Store(Path(out_dir), keep=keep, max_files=max_files)
 
 
 def _fsync_dir(path: Path) -> None:

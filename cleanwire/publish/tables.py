@@ -67,6 +67,14 @@ def _arrow_schema(schema: dict, extra: dict | None = None):
     return pl.DataFrame(schema={**schema, **(extra or {})}).to_arrow().schema
 
 
+def table_schemas() -> dict[str, tuple[TableSpec, object]]:
+    """Each table of a version: its spec and its Arrow schema, partition columns included."""
+    return {PUBLISHED.rel: (PUBLISHED, _arrow_schema(OUTPUT, {"year": pl.Int32, "month": pl.Int8})),
+            QUARANTINE.rel: (QUARANTINE, _arrow_schema(OUTPUT, {"ingested": pl.String})),
+            RECORDS.rel: (RECORDS, _arrow_schema(RECORD_INDEX)),
+            FILES.rel: (FILES, _arrow_schema(FILE_INDEX))}
+
+
 def finalise(batch: pl.DataFrame, decisions: pl.DataFrame, gate_ok: bool, ingested: str,
              explain: Explain) -> pl.DataFrame:
     """A batch's records with their decision applied: filled fields, issues, reasons, detail, dataset."""
@@ -97,6 +105,11 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
     duplicate_share, filled_from and fill_* columns or `fill_row`, a row number
     into `fills` that holds them (checks.run.RunChecks).
     """
+    if getattr(store, "table_format", "parquet") == "delta":
+        from cleanwire.publish import delta  # the same records, committed as Delta tables
+
+        return delta.publish_run(store, records_paths, files, decisions, run_id, gate_ok, manifest_extra, explain,
+                                 fills)
     now = dt.datetime.now(dt.timezone.utc)
     ingested = now.strftime("%Y-%m")
     replaced = files.filter(pl.col("status") != "unchanged")["source_file"]

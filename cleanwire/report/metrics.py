@@ -4,7 +4,7 @@ One row per (run, source folder) plus an `ALL` row: record counts, the share of
 records carrying each issue code, body length, and how many records each fine
 reason held (`reason_counts`: which rules fired, so a rule that starts firing
 after a scraper changed shows). The history is one Parquet file,
-`OUT_DIR/reports/metrics_history.parquet`, rewritten atomically on each run (it
+`OUT_DIR/reports/metrics_history.parquet` (on S3 too, for an s3:// output), rewritten atomically on each run (it
 holds a few rows per run, so a rewrite costs nothing); the drift checks
 (checks/drift.py) and the HTML report read it.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from cleanwire.paths import Layout, atomic_write
+from cleanwire.storage import ObjectPath, polars_options
 from cleanwire.types import ISSUE_CODES
 
 ALL = "ALL"
@@ -66,6 +67,8 @@ def relabel(rows: pl.DataFrame, run_id: str, finished_at: str, gate_ok: bool) ->
 
 def read_history(out_dir: Path) -> pl.DataFrame | None:
     p = Layout(out_dir).metrics_history
+    if isinstance(p, ObjectPath):  # an s3:// output: the same file, on the same storage
+        return pl.read_parquet(str(p), storage_options=polars_options(p)) if p.is_file() else None
     return pl.read_parquet(p) if p.is_file() else None
 
 
