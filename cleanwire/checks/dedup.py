@@ -145,11 +145,23 @@ class Shingles:
     @classmethod
     def of_bodies(cls, bodies: pl.Series, slice_docs: int = 2000) -> "Shingles":
         """The sets of many bodies, tokenised a slice at a time (a list of words per doc costs ~30x the text)."""
+        return cls.of_fetched(len(bodies), lambda lo, hi: bodies.slice(lo, hi - lo), slice_docs)
+
+    @classmethod
+    def of_fetched(cls, n_docs: int, fetch, slice_docs: int = 2000, fetch_docs: int = 50_000) -> "Shingles":
+        """The sets of `n_docs` bodies that `fetch(lo, hi)` gives `fetch_docs` at a time.
+
+        Only the sets stay: at a million records the bodies of the pairs to count
+        exactly are ~0.5 M texts (GBs), while their sets are ~2 KB each.
+        """
         keys, counts = [], []
-        for first in range(0, len(bodies), slice_docs):
-            s = cls.of(cls.tokens(bodies.slice(first, slice_docs)))
-            keys.append(s.keys + (np.uint64(first) << np.uint64(32)))  # doc numbers go on across slices
-            counts.append(s.counts)
+        for lo in range(0, n_docs, fetch_docs):
+            texts = fetch(lo, min(n_docs, lo + fetch_docs))
+            for first in range(0, len(texts), slice_docs):
+                s = cls.of(cls.tokens(texts.slice(first, slice_docs)))
+                keys.append(s.keys + (np.uint64(lo + first) << np.uint64(32)))  # doc numbers go on across slices
+                counts.append(s.counts)
+            del texts
         all_counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
         return cls(np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64),
                    np.cumsum(all_counts) - all_counts, all_counts, np.zeros(0, dtype=np.uint64))
@@ -461,7 +473,8 @@ def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThre
     # Better-ranked first: the pair is a copy only if the worse-ranked one is mostly in the better.
     a, b = position[maybe["a"].to_numpy()], position[maybe["b"].to_numpy()]
     oriented = pl.DataFrame({"a": np.where(a < b, maybe["a"], maybe["b"]), "b": np.where(a < b, maybe["b"], maybe["a"])})
-    found = copies(oriented, table, lambda r: Shingles.of_bodies(bodies(ids.gather(r))), th)
+    found = copies(oriented, table,
+                   lambda r: Shingles.of_fetched(len(r), lambda lo, hi: bodies(ids.gather(r[lo:hi]))), th)
     return star_groups(found, position, ids)
 
 
