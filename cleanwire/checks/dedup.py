@@ -163,8 +163,16 @@ class Shingles:
                 counts.append(s.counts)
             del texts
         all_counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-        return cls(np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64),
-                   np.cumsum(all_counts) - all_counts, all_counts, np.zeros(0, dtype=np.uint64))
+        # One array of all keys, filled a slice at a time while the slices are let go: np.concatenate
+        # would hold every key twice at its peak (~2 GB at a million records).
+        all_keys = np.empty(int(all_counts.sum()), dtype=np.uint64)
+        at = 0
+        keys.reverse()
+        while keys:
+            part = keys.pop()
+            all_keys[at:at + len(part)] = part
+            at += len(part)
+        return cls(all_keys, np.cumsum(all_counts) - all_counts, all_counts, np.zeros(0, dtype=np.uint64))
 
     @staticmethod
     def tokens(bodies: list[str | None] | pl.Series) -> pl.Series:
