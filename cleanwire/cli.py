@@ -69,6 +69,7 @@ class _LocalApi:
     def __init__(self):
         self.url: str | None = None
         self.error: str | None = None
+        self._api = None                 # flows.local_api.LocalApi, once started
         self._thread: threading.Thread | None = None
         if not os.environ.get("PREFECT_API_URL"):
             from flows.local_api import reserve
@@ -87,7 +88,7 @@ class _LocalApi:
 
     def stop(self) -> None:
         """Send the logs and events still buffered, then stop the API (else they go to a dead server)."""
-        if getattr(self, "_api", None) is None:
+        if self._api is None:
             return
         if "prefect" in sys.modules:
             from prefect.events.worker import EventsWorker

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
@@ -56,14 +57,13 @@ def reserve() -> str:
     return f"http://127.0.0.1:{free_port()}/api"
 
 
-def start(url: str | None = None) -> LocalApi:
-    """Start the API (at `url`, from `reserve`) in a child process and wait until it answers; it stops
+def start(url: str) -> LocalApi:
+    """Start the API at `url` (from `reserve`) in a child process and wait until it answers; it stops
     when this process exits."""
     import prefect
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, get_current_settings
 
-    url = url or reserve()
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    port = urllib.parse.urlsplit(url).port
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
            **get_current_settings().to_environment_variables(exclude_unset=True)}
     env.pop("PREFECT_API_URL", None)  # the server's own settings: it is not a client of itself

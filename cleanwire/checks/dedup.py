@@ -143,13 +143,9 @@ class Shingles:
         return cls(keys, np.cumsum(counts) - counts, counts, _sorted_unique(sh_doc[head] | sh[head]))
 
     @classmethod
-    def of_bodies(cls, bodies: pl.Series, slice_docs: int = 2000) -> "Shingles":
-        """The sets of many bodies, tokenised a slice at a time (a list of words per doc costs ~30x the text)."""
-        return cls.of_fetched(len(bodies), lambda lo, hi: bodies.slice(lo, hi - lo), slice_docs)
-
-    @classmethod
     def of_fetched(cls, n_docs: int, fetch, slice_docs: int = 2000, fetch_docs: int = 50_000) -> "Shingles":
-        """The sets of `n_docs` bodies that `fetch(lo, hi)` gives `fetch_docs` at a time.
+        """The sets of `n_docs` bodies that `fetch(lo, hi)` gives `fetch_docs` at a time, tokenised
+        `slice_docs` at a time (a list of words per doc costs ~30x the text).
 
         Only the sets stay: at a million records the bodies of the pairs to count
         exactly are ~0.5 M texts (GBs), while their sets are ~2 KB each.

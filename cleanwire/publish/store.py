@@ -436,9 +436,6 @@ class Store:
 
 # ------------------------------------------------------------------ which format an output has
 
-TABLE_FORMATS = ("parquet", "delta")
-
-
 def table_format_of(out_dir, asked: str | None = None) -> str:
     """The table format of an output: what it already holds, else `asked`, else parquet (delta for s3://).
 
@@ -451,10 +448,11 @@ def table_format_of(out_dir, asked: str | None = None) -> str:
             raise StoreError(f"{out_dir}: an s3:// output is always a Delta table (--table-format delta): object "
                              "storage has no atomic switch for the Parquet format's versions")
         return "delta"
-    from cleanwire.publish.delta import has_delta_layout
+    from cleanwire.publish.delta import RUN_LOG, has_delta_layout
 
     out = Path(out_dir)
-    holds = ("delta" if (out / STATE_DIR / "runs" / "_delta_log").is_dir() and has_delta_layout(out)
+    # A look at the folder first: a Parquet output never loads deltalake.
+    holds = ("delta" if (out / STATE_DIR / RUN_LOG / "_delta_log").is_dir() and has_delta_layout(out)
              else "parquet" if Store(out).list_versions() or (out / "published").is_symlink() else None)
     if asked and holds and asked != holds:
         raise StoreError(f"{out} holds the {holds} table format, not {asked}: run without --table-format, "

@@ -105,7 +105,7 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
     duplicate_share, filled_from and fill_* columns or `fill_row`, a row number
     into `fills` that holds them (checks.run.RunChecks).
     """
-    if getattr(store, "table_format", "parquet") == "delta":
+    if store.table_format == "delta":
         from cleanwire.publish import delta  # the same records, committed as Delta tables
 
         return delta.publish_run(store, records_paths, files, decisions, run_id, gate_ok, manifest_extra, explain,
@@ -115,13 +115,13 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
     replaced = files.filter(pl.col("status") != "unchanged")["source_file"]
     none = pl.Series(dtype=pl.String)
     v, build, old = store.begin()
-    w_pub = TableWriter(PUBLISHED, old, build, v, replaced if gate_ok else none,
-                        _arrow_schema(OUTPUT, {"year": pl.Int32, "month": pl.Int8}), store.max_files)
-    w_qua = TableWriter(QUARANTINE, old, build, v, replaced, _arrow_schema(OUTPUT, {"ingested": pl.String}),
+    schemas = {rel: schema for rel, (_, schema) in table_schemas().items()}
+    w_pub = TableWriter(PUBLISHED, old, build, v, replaced if gate_ok else none, schemas[PUBLISHED.rel],
                         store.max_files)
-    w_rec = TableWriter(RECORDS, old, build, v, replaced, _arrow_schema(RECORD_INDEX), store.max_files)
-    w_files = TableWriter(FILES, old, build, v, files["source_file"] if gate_ok else none,
-                          _arrow_schema(FILE_INDEX), store.max_files)
+    w_qua = TableWriter(QUARANTINE, old, build, v, replaced, schemas[QUARANTINE.rel], store.max_files)
+    w_rec = TableWriter(RECORDS, old, build, v, replaced, schemas[RECORDS.rel], store.max_files)
+    w_files = TableWriter(FILES, old, build, v, files["source_file"] if gate_ok else none, schemas[FILES.rel],
+                          store.max_files)
     writers = (w_pub, w_qua, w_rec, w_files)
     try:
         n_pub, n_qua, sample, word_counts = _write_records(records_paths, decisions, fills, gate_ok, ingested,
