@@ -236,3 +236,66 @@ def test_deal_list_after_a_one_paragraph_intro_is_kept_in_the_body():
 def test_read_more_link_to_another_story_after_a_complete_article_is_not_truncation():
     row = parsed(page(COMPLETE + "\n\nREAD MORE: Bus fares to rise in the spring"))
     assert row["ends_cleanly"] is True
+
+
+# ----------------------------------------------------------------- guides, inline headlines, links
+
+GUIDE = ["1. Booking early",
+         "Cabins sell out weeks ahead in the holidays, so travellers who know their dates should book as soon as "
+         "the operator opens sales in September.",
+         "2. Packing light",
+         "Each cabin has room for one suitcase per berth under the lower bunk, and larger bags must go in the "
+         "luggage van at the front of the train.",
+         "3. Eating on board",
+         "The dining car serves a set dinner until ten and breakfast from six, and passengers may bring their own "
+         "food into the cabins."]
+
+
+def test_complete_guide_whose_subheadings_alternate_with_prose_is_not_truncated():
+    row = parsed(page("\n\n".join([PARAGRAPHS[0], *GUIDE])))
+    assert row["ends_cleanly"] is True
+
+
+def test_guide_cut_just_after_its_last_subheading_is_truncated():
+    # Subheadings lack full stops like list items, but each stands alone between prose:
+    # the words after the last one are its section, cut off.
+    row = feature_row("\n\n".join([PARAGRAPHS[0], *GUIDE, "4. Sleeping well", "Most passengers"]))
+    assert row["ends_cleanly"] is False
+
+
+def test_run_of_items_at_the_end_of_a_guide_is_still_a_list():
+    row = feature_row("\n\n".join([PARAGRAPHS[0], *GUIDE[:4], "What to bring", "Earplugs", "A torch"]))
+    assert row["ends_cleanly"] is True
+
+
+def test_fragment_before_another_stories_headline_and_a_stub_is_truncated():
+    text = page(FIRST_THREE + "\n\nTickets will go on sale in September, and the cheapest"
+                "\n\nTen Quiet Beaches You Can Reach by Bus\n\nContinue reading")
+    row = parsed(text)
+    assert row["ends_cleanly"] is False
+    assert row["body"].endswith("and the cheapest")
+
+
+def test_fragment_after_another_stories_headline_at_the_end_is_truncated():
+    text = page(FIRST_THREE + "\n\nTen Quiet Beaches You Can Reach by Bus"
+                "\n\nTickets will go on sale in September. The cheapest seats will cost about the same as")
+    row = parsed(text)
+    assert row["ends_cleanly"] is False
+    assert row["body"].endswith("cost about the same as")
+    assert "Ten Quiet Beaches" not in row["body"]
+
+
+def test_headline_after_a_complete_article_is_not_taken_for_a_cut():
+    row = parsed(page(COMPLETE + "\n\nTen Quiet Beaches You Can Reach by Bus"))
+    assert row["ends_cleanly"] is True
+
+
+def test_paragraph_ending_in_the_link_it_points_to_is_running_text():
+    # 'Register through the form. https://...' ends a sentence and gives its address:
+    # the paragraph is the article's, and the paywall stub after a teaser headline is seen.
+    link = "Passengers can register for the first departures through the operator's booking form. https://rail.example.org/form"
+    text = page(FIRST_THREE + "\n\n" + link + "\n\nA guide to the quietest beaches by bus"
+                "\n\nSubscribe to read the full story")
+    row = parsed(text)
+    assert link in row["body"]
+    assert row["ends_cleanly"] is False

@@ -34,8 +34,9 @@ FULL_STOP = "[.!?。！？]"
 # paragraph ends with (truncated_body) and what a standfirst or a cut fragment is told by.
 SENTENCE_END = rf"{FULL_STOP}{CLOSERS}*\s*$"
 # Running text may also break a line at a colon, a semicolon or an ellipsis (a paragraph
-# introducing a list or a quote): the prose test of a line accepts these too.
-PROSE_LINE_END = rf"[.!?…:;。！？]{CLOSERS}*$"
+# introducing a list or a quote): the prose test of a line accepts these too, and a sentence
+# followed by the link it points to ('Register through the form. https://example.org/form').
+PROSE_LINE_END = rf"(?:[.!?…:;。！？]{CLOSERS}*|[.!?:]{CLOSERS}*\s+(?:https?://|www\.)\S+)$"
 # A headline may end with ? or ! but never with a full stop.
 HEADLINE_END = rf"[?!！？]{CLOSERS}*$"
 # A sentence of lower-case running words ending in a full stop: 'It was a close vote.'

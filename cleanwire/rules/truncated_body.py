@@ -79,9 +79,13 @@ def ends_with_stub(line: str) -> bool:
 IDENTIFIER_END = (r"(?:https?://\S+|www\.\S+|\S+\.(?:com|org|net|gov|edu|io|co\.uk)\S*|\S+@\S+\.\S+|"
                   r"\b10\.\d{4,}/\S+|\d+(?:[./_-]\d+){2,})\s*$")
 # A body is list-like (deal lists, tour dates) when at least LIST_LIKE_SHARE of the
-# STYLE_WINDOW paragraphs before the last lack a full stop too: its last item is no cut.
+# STYLE_WINDOW paragraphs before the last lack a full stop too, some LIST_RUN of them in a
+# row: its last item is no cut. Items stand in runs; a guide whose subheadings alternate
+# with prose ('3. Budgeting', a paragraph, '4. Leadership', a paragraph) has as many
+# unstopped lines, each followed by its section: a fragment after the last is a cut section.
 STYLE_WINDOW = 6
 LIST_LIKE_SHARE = 0.5
+LIST_RUN = 2
 
 
 def truncation() -> pl.Expr:
@@ -89,13 +93,16 @@ def truncation() -> pl.Expr:
     last = pl.col("last_paragraph")
     paragraphs = pl.col("body").str.split("\n\n")
     previous = paragraphs.list.head(paragraphs.list.len() - 1).list.tail(STYLE_WINDOW)
-    unpunctuated_share = previous.list.eval(~pl.element().str.contains(SENTENCE_END)).list.mean()
+    unpunctuated = previous.list.eval(~pl.element().str.contains(SENTENCE_END))
+    in_a_run = pl.element().cast(pl.Int8).rolling_sum(LIST_RUN) == LIST_RUN
+    list_like = ((unpunctuated.list.mean().fill_null(0.0) >= LIST_LIKE_SHARE)
+                 & unpunctuated.list.eval(in_a_run.any()).list.first().fill_null(False))
     return (pl.when(pl.col("body").is_null()).then(None)
             .when(pl.col("cut_marker").is_not_null()).then(pl.col("cut_marker"))
             .when(last.str.contains(ELLIPSIS_END)).then(pl.lit(ELLIPSIS))
             .when(last.str.contains(SENTENCE_END)).then(None)
             .when(last.str.contains(for_polars(IDENTIFIER_END))).then(None)
-            .when(unpunctuated_share.fill_null(0.0) >= LIST_LIKE_SHARE).then(None)
+            .when(list_like).then(None)
             .otherwise(pl.lit(MID_SENTENCE))
             .alias("truncation"))
 

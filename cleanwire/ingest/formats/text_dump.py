@@ -383,11 +383,17 @@ def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) 
             break
         if info.kind == "credit":
             kept.append(j)
-        elif info.kind == "short" and (truncated_body.ends_with_stub(info.text)
-                                       or _next_kind(infos, j + 1) == "cut_stub"
-                                       or (is_fragment(info.text) and _ends_article(infos, j + 1))):
+        elif info.kind == "short" and _is_cut_start(infos, j):
             kept.append(j)  # the cut-off start of one more paragraph: '"He...', 'This'
             protected.add(j)
+        elif info.kind == "short" and (k := _headline_beside_cut(infos, j)) is not None:
+            if k > j:
+                j = k  # the headline stands before the fragment: passed over, the fragment is kept next
+                continue
+            kept.append(j)  # the fragment, then the headline (passed over), then the stub or the page's end
+            protected.add(j)
+            j = _next_index(infos, j + 1) + 1
+            continue
         elif info.kind == "short" and len(extras) < MAX_TRAILING_ITEMS and (list_like or LIST_ITEM.match(info.text)):
             kept.append(j)  # items of the article's list (a bulleted one may follow its only paragraph)
             extras.add(j)
@@ -404,12 +410,46 @@ def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) 
 _PASSABLE = ("blank", "related", "ad", "caption", "share", "source", "symbol")
 
 
+def _is_cut_start(infos: list[LineInfo], j: int) -> bool:
+    """Short line j is the cut-off start of one more paragraph: it ends in a stub, a stub
+    follows it, or it is running words with nothing of the article after it."""
+    text = infos[j].text
+    return (truncated_body.ends_with_stub(text) or _next_kind(infos, j + 1) == "cut_stub"
+            or (is_fragment(text) and _ends_article(infos, j + 1)))
+
+
+def _headline_beside_cut(infos: list[LineInfo], j: int) -> int | None:
+    """Where the text goes on past another article's headline beside a cut-off fragment, or None.
+
+    Pages set teaser headlines of other stories between paragraphs (related-story
+    widgets), so one may stand just before the cut-off fragment that ends the text, or
+    between that fragment and its stub. When short line j is such a headline before a
+    fragment, the fragment's index is returned (j is passed over); when j is the fragment
+    and a headline stands between it and the stub or the page's end, j itself.
+    """
+    k = _next_index(infos, j + 1)
+    if k is None or infos[k].kind != "short":
+        return None
+    here, there = is_fragment(infos[j].text), is_fragment(infos[k].text)
+    if not here and there and _ends_article(infos, k + 1):
+        return k
+    if here and not there and _ends_article(infos, k + 1):
+        return j
+    return None
+
+
+def _next_index(infos: list[LineInfo], j: int) -> int | None:
+    """Index of the next line that is not page furniture passed over between paragraphs."""
+    for k in range(j, len(infos)):
+        if infos[k].kind not in _PASSABLE:
+            return k
+    return None
+
+
 def _next_kind(infos: list[LineInfo], j: int) -> str | None:
     """Kind of the next line that is not page furniture passed over between paragraphs."""
-    for info in infos[j:]:
-        if info.kind not in _PASSABLE:
-            return info.kind
-    return None
+    k = _next_index(infos, j)
+    return None if k is None else infos[k].kind
 
 
 def _ends_article(infos: list[LineInfo], j: int) -> bool:
