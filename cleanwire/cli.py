@@ -63,20 +63,28 @@ class _LocalApi:
     settings once, at import: else the flow would start a second API of its own),
     and so that worker processes (process pool, local Dask) report to this API
     instead of each starting a server of their own. Nothing happens when
-    PREFECT_API_URL is already set (a server of the user's).
+    PREFECT_API_URL is already set (a server of the user's). A command that makes
+    several runs (`eval` of several corpora) starts its API again for each, at the
+    URL it exported first: the one Prefect read.
     """
+
+    exported: str | None = None          # the URL this process exported, if it did
 
     def __init__(self):
         self.url: str | None = None
         self.error: str | None = None
         self._api = None                 # flows.local_api.LocalApi, once started
         self._thread: threading.Thread | None = None
-        if not os.environ.get("PREFECT_API_URL"):
+        url = os.environ.get("PREFECT_API_URL")
+        if url and url != _LocalApi.exported:
+            return
+        if not url:
             from flows.local_api import reserve
 
-            self.url = os.environ["PREFECT_API_URL"] = reserve()
-            self._thread = threading.Thread(target=self._start, daemon=True)
-            self._thread.start()
+            url = _LocalApi.exported = os.environ["PREFECT_API_URL"] = reserve()
+        self.url = url
+        self._thread = threading.Thread(target=self._start, daemon=True)
+        self._thread.start()
 
     def _start(self) -> None:
         from flows.local_api import start

@@ -108,6 +108,29 @@ def _is_api(pid: int) -> bool:
         return False
 
 
+def test_eval_of_two_corpora_without_a_server_runs_and_scores_both(seeds_copy, tmp_path):
+    """`cleanwire eval -l A -l B` makes one run per corpus: the second must find an API too (it once
+    found the first run's URL exported and its server stopped: 'Connection refused')."""
+    import json
+    import shutil
+
+    labels = []
+    for name in ("first", "second"):
+        raw = tmp_path / name / "raw"
+        shutil.copytree(seeds_copy, raw)
+        path = tmp_path / name / "labels.jsonl"
+        path.write_text("".join(json.dumps({"source_path": p.name, "issues": ["missing_date"]}) + "\n"
+                                for p in sorted(raw.iterdir())))
+        labels += ["-l", str(path)]
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(COLUMNS="200", NO_COLOR="1")
+    r = subprocess.run([CLI, "eval", *labels], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    table = r.stdout[r.stdout.index("macro_f1"):]
+    assert re.search(r"^first\s+\d", table, re.M) and re.search(r"^second\s+\d", table, re.M), table
+    assert "macro average" in table
+
+
 def test_cli_without_a_server_runs_on_one_local_api_and_stops_it(seeds_copy, out_dir):
     """The README's command: no PREFECT_API_URL. One temporary API serves the whole run (the CLI's
     own process included: a second one costs ~220 MB), every log reaches it, and it is gone after."""

@@ -340,6 +340,29 @@ def test_a_story_syndicated_hundreds_of_times_is_one_group_without_comparing_eve
     assert len(got) == 300 and len(set(got.values())) == 1
 
 
+def test_two_stories_sharing_a_lede_copied_a_dozen_times_each_make_two_groups():
+    """Buckets over MAX_PAIRWISE records are compared with their leaders only: the lede's buckets hold
+    both stories (their leaders may all be one story's), yet each copy joins its own story's group."""
+    lede = _paragraphs(18, 1)[0]
+    a, b = "\n\n".join([lede, *_paragraphs(19, 5)]), "\n\n".join([lede, *_paragraphs(20, 5)])
+    copies = {f"a{i:02d}": a + ("\n\nReporting by the wire desk." if i % 2 else "") for i in range(12)}
+    copies |= {f"b{i:02d}": b + ("\n\nMore to follow." if i % 2 else "") for i in range(12)}
+    sigs = dedup.signature_frame(list(copies), list(copies.values()))
+    c = dedup.candidates(sigs.select("article_id", *dedup.BAND_COLUMNS))
+    assert c.crowds.height > 0   # buckets of the lede and of each story hold more than MAX_PAIRWISE copies
+    got = _groups(copies)
+    assert len(got) == 24
+    assert {got[k][0] for k in got if k.startswith("a")} == {"a"}
+    assert {got[k][0] for k in got if k.startswith("b")} == {"b"}
+    assert len(set(got.values())) == 2
+
+
+def test_sorted_unique_is_numpys_unique():
+    keys = np.random.default_rng(3).integers(0, 1000, size=5000).astype(np.uint64)
+    assert np.array_equal(dedup._sorted_unique(keys), np.unique(keys))
+    assert len(dedup._sorted_unique(np.zeros(0, dtype=np.uint64))) == 0
+
+
 def test_star_centers_decide_a_long_chain_in_order_of_preference():
     """0~1~2~...~9 (each pair verified, nothing else): the greedy walk takes 0, 2, 4... as centers."""
     better = np.arange(9)
