@@ -268,25 +268,26 @@ def test_run_of_items_at_the_end_of_a_guide_is_still_a_list():
     assert row["ends_cleanly"] is True
 
 
-def test_fragment_before_another_stories_headline_and_a_stub_is_truncated():
-    text = page(FIRST_THREE + "\n\nTickets will go on sale in September, and the cheapest"
-                "\n\nTen Quiet Beaches You Can Reach by Bus\n\nContinue reading")
-    row = parsed(text)
-    assert row["ends_cleanly"] is False
-    assert row["body"].endswith("and the cheapest")
+TEASER = "Ten Quiet Beaches You Can Reach by Bus"   # another story's headline, set between paragraphs
 
 
-def test_fragment_after_another_stories_headline_at_the_end_is_truncated():
-    text = page(FIRST_THREE + "\n\nTen Quiet Beaches You Can Reach by Bus"
-                "\n\nTickets will go on sale in September. The cheapest seats will cost about the same as")
-    row = parsed(text)
+@pytest.mark.parametrize("tail, body_end", [
+    # the cut fragment, the teaser, then the stub
+    ("Tickets will go on sale in September, and the cheapest\n\n" + TEASER + "\n\nContinue reading",
+     "and the cheapest"),
+    # the teaser, then the cut fragment ending the page
+    (TEASER + "\n\nTickets will go on sale in September. The cheapest seats will cost about the same as",
+     "cost about the same as"),
+], ids=["fragment-teaser-stub", "teaser-fragment"])
+def test_a_teaser_headline_beside_the_cut_fragment_is_passed_over(tail, body_end):
+    row = parsed(page(FIRST_THREE + "\n\n" + tail))
     assert row["ends_cleanly"] is False
-    assert row["body"].endswith("cost about the same as")
-    assert "Ten Quiet Beaches" not in row["body"]
+    assert row["body"].endswith(body_end)
+    assert TEASER not in row["body"]
 
 
 def test_headline_after_a_complete_article_is_not_taken_for_a_cut():
-    row = parsed(page(COMPLETE + "\n\nTen Quiet Beaches You Can Reach by Bus"))
+    row = parsed(page(COMPLETE + "\n\n" + TEASER))
     assert row["ends_cleanly"] is True
 
 
