@@ -254,12 +254,16 @@ class Candidates:
     is_new: np.ndarray     # per row: this run's record (pairs of two published records are never made)
 
 
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, size) of each run of equal values in `sorted_keys`."""
+    start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    return start, np.diff(np.r_[start, len(sorted_keys)])
+
+
 def _buckets(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows grouped by key: (order, start, size); a bucket's rows are order[start:start+size], ascending."""
     order = np.argsort(keys, kind="stable")
-    k = keys[order]
-    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    return order, start, np.diff(np.r_[start, len(keys)])
+    return (order, *_runs(keys[order]))
 
 
 def _spans(start: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -315,8 +319,7 @@ def crowd_pairs(c: Candidates, position: np.ndarray) -> pl.DataFrame:
     crowd, row = c.crowds["crowd"].to_numpy(), c.crowds["row"].to_numpy().astype(np.int64)
     order = np.lexsort((position[row], crowd))        # by crowd, best-ranked first
     crowd, row = crowd[order], row[order]
-    start = np.flatnonzero(np.r_[True, crowd[1:] != crowd[:-1]])
-    size = np.diff(np.r_[start, len(row)])
+    start, size = _runs(crowd)
     place = np.arange(len(row)) - np.repeat(start, size)
     n = len(position)
     codes = []
@@ -333,15 +336,14 @@ def crowd_pairs(c: Candidates, position: np.ndarray) -> pl.DataFrame:
 HEAD_SHINGLES = HEAD_WORDS - SHINGLE + 1   # shingles a head signature covers
 VERIFY_SLICE = 50_000  # candidate pairs compared at a time (their signatures: ~45 MB)
 SIGNATURE_SLICE = 100_000  # records whose signatures are read at a time (as lists: ~100 MB)
-TABLE_BITS = 16
-TABLE_DTYPE = np.uint16    # TABLE_BITS wide (see SignatureTable)
+TABLE_DTYPE = np.uint16    # the low 16 bits of each minimum (see SignatureTable)
 
 
 @dataclass
 class SignatureTable:
     """Signatures of some rows of the bands frame, as matrices, found by row number.
 
-    Only the low TABLE_BITS bits of each minimum are kept (b-bit minwise hashing,
+    Only the low 16 bits (TABLE_DTYPE) of each minimum are kept (b-bit minwise hashing,
     Li and König 2010): two different minima agree on them by chance once in 65,536
     draws, which moves a Jaccard estimate by ~0.00002, and the table of a million
     candidates is 224 MB instead of 448. The band keys are made from the full values.

@@ -386,13 +386,11 @@ def _body_lines(infos: list[LineInfo], start: int, end: int, title: str | None) 
         elif info.kind == "short" and _is_cut_start(infos, j):
             kept.append(j)  # the cut-off start of one more paragraph: '"He...', 'This'
             protected.add(j)
-        elif info.kind == "short" and (k := _headline_beside_cut(infos, j)) is not None:
-            if k > j:
-                j = k  # the headline stands before the fragment: passed over, the fragment is kept next
-                continue
-            kept.append(j)  # the fragment, then the headline (passed over), then the stub or the page's end
-            protected.add(j)
-            j = _next_index(infos, j + 1) + 1
+        elif info.kind == "short" and (beside := _headline_beside_cut(infos, j)) is not None:
+            fragment, headline = beside
+            kept.append(fragment)  # the cut-off fragment kept, the other story's headline passed over
+            protected.add(fragment)
+            j = max(fragment, headline) + 1  # then the stub or the page's end
             continue
         elif info.kind == "short" and len(extras) < MAX_TRAILING_ITEMS and (list_like or LIST_ITEM.match(info.text)):
             kept.append(j)  # items of the article's list (a bulleted one may follow its only paragraph)
@@ -418,24 +416,21 @@ def _is_cut_start(infos: list[LineInfo], j: int) -> bool:
             or (is_fragment(text) and _ends_article(infos, j + 1)))
 
 
-def _headline_beside_cut(infos: list[LineInfo], j: int) -> int | None:
-    """Where the text goes on past another article's headline beside a cut-off fragment, or None.
+def _headline_beside_cut(infos: list[LineInfo], j: int) -> tuple[int, int] | None:
+    """(cut-off fragment, other article's headline) when short line j and the next line are
+    those two, in either order, and the article ends after them; else None.
 
     Pages set teaser headlines of other stories between paragraphs (related-story
     widgets), so one may stand just before the cut-off fragment that ends the text, or
-    between that fragment and its stub. When short line j is such a headline before a
-    fragment, the fragment's index is returned (j is passed over); when j is the fragment
-    and a headline stands between it and the stub or the page's end, j itself.
+    between that fragment and its stub.
     """
     k = _next_index(infos, j + 1)
-    if k is None or infos[k].kind != "short":
+    if k is None or infos[k].kind != "short" or not _ends_article(infos, k + 1):
         return None
     here, there = is_fragment(infos[j].text), is_fragment(infos[k].text)
-    if not here and there and _ends_article(infos, k + 1):
-        return k
-    if here and not there and _ends_article(infos, k + 1):
-        return j
-    return None
+    if here == there:
+        return None
+    return (j, k) if here else (k, j)
 
 
 def _next_index(infos: list[LineInfo], j: int) -> int | None:
