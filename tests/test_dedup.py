@@ -247,6 +247,15 @@ def test_choose_canonical_decides_each_group_separately():
     assert out == {"a1": "a1", "a2": "a1", "b1": "b2", "b2": "b2"}
 
 
+def test_word_hashes_are_xxhash_xxh64_of_the_utf8_bytes():
+    """Signatures in a published index stay comparable: the word hash is xxh64 whatever computes it."""
+    import xxhash
+
+    words = pl.Series(["harbour", "café", "naïve", "Übersee", "東京", "2024", "x"])
+    expected = [xxhash.xxh64_intdigest(w.encode()) for w in words]
+    assert dedup.word_hashes(words).tolist() == expected
+
+
 def test_batch_signatures_equal_datasketch_minhash():
     """Our batch MinHash is datasketch's MinHash (affine32, seed 1) over the same shingle hashes."""
     import re

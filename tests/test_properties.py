@@ -259,3 +259,21 @@ def test_finalised_rows_conform_to_the_output_contract(items, data):
         == f.height
     if not gate_ok:
         assert f.filter(pl.col("issues").list.len() == 0).height == 0
+
+
+_LINE_CHARS = st.sampled_from(list("ab. ") + ["  ", "\t", "\u00a0", "\u2003", "\u3000", "\u200b", "\u00ad",
+                                             "\n", "\r\n", "\u2028"])
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.lists(st.lists(_LINE_CHARS, max_size=30).map("".join), min_size=1, max_size=5))
+def test_batch_line_cleaning_equals_line_by_line(texts):
+    """The vectorised line cleaner folds spaces and drops invisible characters as the per-line one does."""
+    from cleanwire import text
+
+    def content(lines: list[str]) -> list[str]:  # the two differ in how many empty lines end a text
+        while lines and lines[-1] == "":
+            lines = lines[:-1]
+        return lines
+
+    assert [content(x) for x in text.clean_lines_batch(texts)] == [content(text.split_lines(t)) for t in texts]
