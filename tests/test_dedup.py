@@ -366,6 +366,26 @@ def test_two_stories_sharing_a_lede_copied_a_dozen_times_each_make_two_groups():
     assert len(set(got.values())) == 2
 
 
+def test_crowd_pairs_pair_each_crowd_member_with_its_leaders_whatever_the_slice(monkeypatch):
+    """Large buckets are paired a slice of whole crowds at a time (memory): the pairs are the same."""
+    rng = np.random.default_rng(5)
+    sizes = [9, 30, 12, 200, 10]
+    crowd = np.repeat(np.arange(len(sizes), dtype=np.uint32), sizes)
+    row = np.concatenate([rng.choice(400, size=s, replace=False) for s in sizes]).astype(np.uint32)
+    position = rng.permutation(400)
+    c = dedup.Candidates(pl.DataFrame({"a": [], "b": []}, schema={"a": pl.UInt32, "b": pl.UInt32}),
+                         pl.DataFrame({"crowd": crowd, "row": row}), np.ones(400, dtype=bool))
+    whole = dedup.crowd_pairs(c, position).sort("a", "b")
+    expected = set()
+    for k in range(len(sizes)):
+        members = sorted(row[crowd == k], key=lambda r: position[r])
+        expected |= {(min(lead, m), max(lead, m)) for i, lead in enumerate(members[:dedup.BUCKET_LEADERS])
+                     for m in members[i + 1:]}
+    assert set(whole.iter_rows()) == expected
+    monkeypatch.setattr(dedup, "CROWD_SLICE", 25)  # cuts inside crowds move to their ends
+    assert dedup.crowd_pairs(c, position).sort("a", "b").equals(whole)
+
+
 def test_sorted_unique_is_numpys_unique():
     keys = np.random.default_rng(3).integers(0, 1000, size=5000).astype(np.uint64)
     assert np.array_equal(dedup._sorted_unique(keys), np.unique(keys))

@@ -19,6 +19,11 @@ datasketch's). Banding is done with polars group-bys on band-hash columns,
 one band at a time, so finding candidates is a hash join that scales to
 millions of records and across runs (the published records' bands are kept
 in the state index).
+
+Memory: the whole-run steps free numpy arrays of 1-32 MB, which glibc keeps in
+its heap (its mmap threshold rises to the largest block freed). Between steps
+the free heap goes back to the OS (memory.release_free_memory): at a million
+records the checks held ~1 GB between steps without it, ~0.6 GB with it.
 """
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
+
+from cleanwire.memory import release_free_memory
 
 SHINGLE = 3
 HEAD_WORDS = 50       # a lede: what a snippet or a cut copy keeps of its article
@@ -130,8 +137,9 @@ class Shingles:
     head: np.ndarray       # sorted unique keys of the shingles within the first HEAD_WORDS words
 
     @classmethod
-    def of(cls, tokens: pl.Series) -> "Shingles":
-        """`tokens`: a list of words per doc (already cut to MAX_WORDS)."""
+    def of(cls, tokens: pl.Series, with_head: bool = True) -> "Shingles":
+        """`tokens`: a list of words per doc (already cut to MAX_WORDS); `with_head`: the head keys too
+        (the exact count needs none)."""
         lengths = tokens.list.len().to_numpy()
         n_docs = len(lengths)
         h = word_hashes(tokens.explode().drop_nulls())
@@ -142,6 +150,8 @@ class Shingles:
         sh_doc = doc[:-2][same_doc].astype(np.uint64) << np.uint64(32)
         keys = _sorted_unique(sh_doc | sh)
         counts = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=n_docs)
+        if not with_head:
+            return cls(keys, np.cumsum(counts) - counts, counts, np.zeros(0, dtype=np.uint64))
         head = pos[:-2][same_doc] <= HEAD_WORDS - SHINGLE
         return cls(keys, np.cumsum(counts) - counts, counts, _sorted_unique(sh_doc[head] | sh[head]))
 
@@ -157,7 +167,7 @@ class Shingles:
         for lo in range(0, n_docs, fetch_docs):
             texts = fetch(lo, min(n_docs, lo + fetch_docs))
             for first in range(0, len(texts), slice_docs):
-                s = cls.of(cls.tokens(texts.slice(first, slice_docs)))
+                s = cls.of(cls.tokens(texts.slice(first, slice_docs)), with_head=False)
                 keys.append(s.keys + (np.uint64(lo + first) << np.uint64(32)))  # doc numbers go on across slices
                 counts.append(s.counts)
             del texts
@@ -196,7 +206,7 @@ class Shingles:
         return out
 
 
-_LOOKUPS = 1 << 22   # shingles looked up at a time by the exact check (~100 MB of temporaries)
+_LOOKUPS = 1 << 20   # shingles looked up at a time by the exact check (~60 MB of temporaries; 4x: ~230 MB)
 
 
 def signature_frame(article_ids: list[str], bodies: list[str | None], min_words: int = MIN_WORDS) -> pl.DataFrame:
@@ -280,9 +290,9 @@ def _pair_codes(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
 
 
 def _pairs_frame(codes: np.ndarray, n: int, is_new: np.ndarray) -> pl.DataFrame:
-    a, b = (codes // np.uint64(n)).astype(np.int64), (codes % np.uint64(n)).astype(np.int64)
+    a, b = (codes // np.uint64(n)).astype(np.uint32), (codes % np.uint64(n)).astype(np.uint32)
     keep = is_new[a] | is_new[b]
-    return pl.DataFrame({"a": a[keep].astype(np.uint32), "b": b[keep].astype(np.uint32)})
+    return pl.DataFrame({"a": a[keep], "b": b[keep]})
 
 
 def candidates(bands: pl.DataFrame) -> Candidates:
@@ -319,19 +329,37 @@ def crowd_pairs(c: Candidates, position: np.ndarray) -> pl.DataFrame:
     """
     if c.crowds.height == 0:
         return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
-    crowd, row = c.crowds["crowd"].to_numpy(), c.crowds["row"].to_numpy().astype(np.int64)
+    crowd, row = c.crowds["crowd"].to_numpy(), c.crowds["row"].to_numpy()
+    n = len(position)
+    codes, lo = np.zeros(0, dtype=np.uint64), 0
+    while lo < len(crowd):  # whole crowds, ~CROWD_SLICE members at a time (`crowd` is ascending)
+        hi = len(crowd) if lo + CROWD_SLICE >= len(crowd) else int(
+            np.searchsorted(crowd, crowd[lo + CROWD_SLICE], side="right"))
+        # Merged as they come: a copy's pair recurs in the crowds of most bands.
+        codes = _sorted_unique(np.concatenate([codes, _leader_pairs(crowd[lo:hi], row[lo:hi].astype(np.int64),
+                                                                    position, n)]))
+        lo = hi
+    return _pairs_frame(codes, n, c.is_new)
+
+
+# Crowd members paired at a time. At a million records (6.4 M crowd members, 7.8 M pairs) all at
+# once took ~700 MB of temporaries; 1 M at a time, merged as they come, ~200 MB (measured).
+CROWD_SLICE = 1_000_000
+
+
+def _leader_pairs(crowd: np.ndarray, row: np.ndarray, position: np.ndarray, n: int) -> np.ndarray:
+    """Sorted unique pair codes of each crowd's BUCKET_LEADERS best-ranked rows with the rows ranked below them."""
     order = np.lexsort((position[row], crowd))        # by crowd, best-ranked first
     crowd, row = crowd[order], row[order]
     start, size = _runs(crowd)
     place = np.arange(len(row)) - np.repeat(start, size)
-    n = len(position)
     codes = []
     for leader_place in range(BUCKET_LEADERS):
         has = size > leader_place
         leader = np.repeat(np.where(has, row[np.minimum(start + leader_place, len(row) - 1)], -1), size)
         m = (leader >= 0) & (place > leader_place)     # each pair once: the leader with those ranked below it
         codes.append(_sorted_unique(_pair_codes(np.minimum(row[m], leader[m]), np.maximum(row[m], leader[m]), n)))
-    return _pairs_frame(_sorted_unique(np.concatenate(codes)), n, c.is_new)
+    return _sorted_unique(np.concatenate(codes))
 
 
 # ------------------------------------------------------------------ verification
@@ -414,28 +442,42 @@ def _share(sig_a: np.ndarray, sig_b: np.ndarray, na: np.ndarray, nb: np.ndarray,
 
 
 SURE = 3.0   # standard errors between the estimate and the threshold for the estimate to decide alone
-EXACT_SLICE = 250_000  # pairs counted exactly at a time (the shingle sets of their records: ~100-200 MB)
+EXACT_SLICE = 150_000  # pairs counted exactly at a time (the shingle sets of their ~100k records: ~200 MB)
 
 
 def possible(pairs: pl.DataFrame, table: SignatureTable, th: DedupThresholds) -> pl.DataFrame:
-    """The pairs whose smaller record may be a copy of the other (direction not known yet)."""
-    est, err = share_estimate(pairs, table, within=True)
-    return pairs.filter(pl.Series(est + SURE * err >= th.min_containment))
+    """The pairs whose smaller record may be a copy of the other (direction not known yet).
+
+    A slice at a time: the crowds' 7.8 M pairs of a million records, estimated at once, held
+    ~400 MB of estimates and masks at the checks' peak (measured)."""
+    kept = []
+    for part in pairs.iter_slices(VERIFY_SLICE):
+        est, err = share_estimate(part, table, within=True)
+        kept.append(part.filter(pl.Series(est + SURE * err >= th.min_containment)))
+    return pl.concat(kept) if kept else pairs.clear()
 
 
-def copies(pairs: pl.DataFrame, table: SignatureTable, shingles, th: DedupThresholds) -> pl.DataFrame:
-    """The (center-to-be a, member-to-be b) pairs where b's text is mostly in a's: b may be held as a's copy.
+def estimated_copies(pairs: pl.DataFrame, table: SignatureTable,
+                     th: DedupThresholds) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(sure, unsure): of the (center-to-be a, member-to-be b) pairs, those where the estimate shows
+    b's text mostly in a's (b may be held as a's copy), and those the estimate cannot decide.
 
     The estimate decides when it stands SURE standard errors from the threshold
     (two copies of one text; two unrelated stories). In between, typically a cut
     lede against another story with that lede (exactly 0.45, estimated 0.6-0.7),
-    the exact count decides: `shingles(rows)` gives the Shingles of those rows.
+    `counted_copies` decides.
     """
     member_first = pairs.select(pl.col("b").alias("a"), pl.col("a").alias("b"))
     est, err = share_estimate(member_first, table)
     pairs = pairs.with_columns(pl.Series("share", est, dtype=pl.Float64))
     sure = pairs.filter(pl.Series(est - SURE * err >= th.min_containment))
     unsure = pairs.filter(pl.Series((est - SURE * err < th.min_containment) & (est + SURE * err >= th.min_containment)))
+    return sure, unsure
+
+
+def counted_copies(unsure: pl.DataFrame, shingles, th: DedupThresholds) -> pl.DataFrame:
+    """The pairs of `unsure` where an exact count of shingles shows b's text mostly in a's:
+    `shingles(rows)` gives the Shingles of those rows."""
     counted = []
     # A slice of pairs at a time, sorted so that a center-to-be's pairs share a slice: only the
     # sets of one slice's records are held (at a million records all of them would be GBs).
@@ -445,7 +487,8 @@ def copies(pairs: pl.DataFrame, table: SignatureTable, shingles, th: DedupThresh
                                         np.searchsorted(rows, part["a"].to_numpy()))
         part = part.with_columns(pl.Series("share", share, dtype=pl.Float64))
         counted.append(part.filter(pl.col("share") >= th.min_containment))
-    return pl.concat([sure, *counted])
+        release_free_memory()
+    return pl.concat(counted) if counted else unsure.clear()
 
 
 # ------------------------------------------------------------------ stars
@@ -523,12 +566,14 @@ def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThre
     ids, n_rows = bands["article_id"], bands.height
     c = candidates(bands)
     del bands  # 32 band columns: 128 MB at a million records, not needed past this point
+    release_free_memory()  # each step's arrays, freed: see the module doc
     rows = _sorted_unique(np.concatenate([c.pairs["a"].to_numpy(), c.pairs["b"].to_numpy(),
                                           c.crowds["row"].to_numpy()])).astype(np.int64)
     if len(rows) == 0:
         return pl.DataFrame(schema=GROUPS_SCHEMA)
     table = SignatureTable.of(rows, lambda part: signatures(ids.gather(part)), n_rows)
     maybe = possible(c.pairs, table, th)
+    release_free_memory()
     members = _sorted_unique(np.concatenate([maybe["a"].to_numpy(), maybe["b"].to_numpy(),
                                              c.crowds["row"].to_numpy()])).astype(np.int64)
     position = np.full(n_rows, -1, dtype=np.int64)
@@ -537,12 +582,23 @@ def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThre
         placed = (pl.DataFrame({"article_id": ids.gather(members), "row": members})
                   .join(order, on="article_id", how="left", maintain_order="left"))
         position[members] = placed["pos"].to_numpy()
-    maybe = pl.concat([maybe, possible(crowd_pairs(c, position), table, th)]).unique()
+    more = possible(crowd_pairs(c, position), table, th)
+    # Both sets of pairs as numpy codes (a < b in each), unique'd by sorting: polars' hash unique of
+    # ~6 M pairs at a million records peaked ~400 MB over its input (measured).
+    maybe = _pairs_frame(_sorted_unique(np.concatenate([
+        _pair_codes(maybe["a"].to_numpy(), maybe["b"].to_numpy(), n_rows),
+        _pair_codes(more["a"].to_numpy(), more["b"].to_numpy(), n_rows)])), n_rows, c.is_new)
+    del more
+    release_free_memory()
     # Better-ranked first: the pair is a copy only if the worse-ranked one is mostly in the better.
     a, b = position[maybe["a"].to_numpy()], position[maybe["b"].to_numpy()]
     oriented = pl.DataFrame({"a": np.where(a < b, maybe["a"], maybe["b"]), "b": np.where(a < b, maybe["b"], maybe["a"])})
-    found = copies(oriented, table,
-                   lambda r: Shingles.of_fetched(len(r), lambda lo, hi: bodies(ids.gather(r[lo:hi]))), th)
+    sure, unsure = estimated_copies(oriented, table, th)
+    # The exact count holds shingle sets, the signatures are done with: 224 MB at a million candidates.
+    del table, c, maybe, oriented
+    release_free_memory()
+    found = pl.concat([sure, counted_copies(
+        unsure, lambda r: Shingles.of_fetched(len(r), lambda lo, hi: bodies(ids.gather(r[lo:hi]))), th)])
     return star_groups(found, position, ids)
 
 

@@ -22,13 +22,16 @@ from cleanwire import rules
 from cleanwire.checks import dedup
 from cleanwire.checks.drift import drift
 from cleanwire.checks.gx import SuiteFile, Validation, Validator, issues_frame
+from cleanwire.memory import release_free_memory
 from cleanwire.report import metrics
 from cleanwire.rules import RUN_COLUMNS
 from cleanwire.types import FILLED_FROM
 
 NARROW = RUN_COLUMNS
 MERGED = dedup.MERGED_FIELDS
-_FIELDS = ["article_id", "source_path", "word_count", "title_body_score", *MERGED]
+# What preference_order ranks the candidates by; the merged fields are read later, for group members only.
+_RANKED = ["article_id", "source_path", "word_count", "title_body_score", "published_date"]
+_FIELDS = [*_RANKED, *(f for f in MERGED if f not in _RANKED)]
 
 
 @dataclass
@@ -71,10 +74,12 @@ def find_duplicates(src: Sources, th: dedup.DedupThresholds, rows_suite: SuiteFi
                     validator: Validator) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Stars of copies over this run's records and the published ones (a star needs a new record).
 
-    Returns (article_id -> group_id, the candidates' fields and own issues). The
-    band columns are read once; signatures and fields only for the candidates.
-    The preference order needs each candidate's own issues: the row suite runs
-    on them first (a published record has none).
+    Returns (article_id -> group_id, the group members' fields and own issues).
+    The band columns are read once; signatures and ranking fields only for the
+    candidates, the merged fields only for the group members (at a million
+    records, ~940k candidates' titles, authors... held through the exact count
+    cost ~200 MB). The preference order needs each candidate's own issues: the
+    row suite runs on them first (a published record has none).
     """
     with_body = pl.col("n_shingles").is_not_null()
     cols = ["article_id", *dedup.BAND_COLUMNS]
@@ -92,7 +97,12 @@ def find_duplicates(src: Sources, th: dedup.DedupThresholds, rows_suite: SuiteFi
 
     # The bands go straight in (no name here): near_duplicates lets them go once the candidates are found.
     groups = dedup.near_duplicates(pl.concat(parts).collect(), signatures, lambda ids: _bodies(src, ids), rank, th)
-    return groups, seen.get("members")
+    members = seen.pop("members", None)
+    if members is None or groups.height == 0:
+        return groups, None
+    members = groups.select("article_id").join(members, on="article_id", how="inner", maintain_order="left")
+    fields = _read_aligned(src, members["article_id"], [c for c in _FIELDS if c not in _RANKED or c == "article_id"])
+    return groups, members.hstack(fields.drop("article_id"))
 
 
 def _bodies(src: Sources, ids: pl.Series) -> pl.Series:
@@ -126,17 +136,25 @@ def _read_aligned(src: Sources, ids: pl.Series, cols: list[str]) -> pl.DataFrame
     return pl.DataFrame({"article_id": ids}).join(found, on="article_id", how="left", maintain_order="left")
 
 
+MEMBERS_SLICE = 250_000   # candidates whose own issues one GX validation finds
+REASONS_SLICE = 200_000   # records whose reasons are found at a time
+
+
 def _members(src: Sources, ids: pl.Series, rows_suite: SuiteFile, validator: Validator) -> pl.DataFrame:
-    """The candidates' fields, whether published, and their own issues (a first pass of the row suite)."""
+    """The candidates' ranking fields, whether published, and their own issues (a first pass of the row suite)."""
     wanted = ids.implode()
-    new = (src.run.filter(pl.col("article_id").is_in(wanted)).select(list(dict.fromkeys([*NARROW, *_FIELDS])))
+    suite_columns = set(rows_suite.columns())   # not the titles, files, reasons of ~940k candidates
+    new = (src.run.filter(pl.col("article_id").is_in(wanted))
+           .select(list(dict.fromkeys([*_RANKED, *(c for c in NARROW if c in suite_columns)])))
            .collect().with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of")))
-    own = (_own_issues(new, validator.run(new, rows_suite)) if new.height
-           else pl.DataFrame(schema={"article_id": pl.String, "own_issues": pl.List(pl.String)}))
-    members = (new.select(_FIELDS).join(own, on="article_id", how="left")
+    # The first pass in slices: GX's pandas copy of ~940k candidates peaked ~300 MB over the frame.
+    # (A record's issues come from per-row expectations, articles.json: the slices find what one pass finds.)
+    own = pl.concat([_own_issues(part, validator.run(part, rows_suite)) for part in new.iter_slices(MEMBERS_SLICE)]
+                    or [pl.DataFrame(schema={"article_id": pl.String, "own_issues": pl.List(pl.String)})])
+    members = (new.select(_RANKED).join(own, on="article_id", how="left")
                .with_columns(pl.lit(False).alias("is_published")))
     if src.published is not None:
-        old = (src.published.filter(pl.col("article_id").is_in(wanted)).select(_FIELDS).collect()
+        old = (src.published.filter(pl.col("article_id").is_in(wanted)).select(_RANKED).collect()
                .with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("own_issues"),
                              pl.lit(True).alias("is_published")))
         members = pl.concat([members, old.select(members.columns)], how="vertical_relaxed")
@@ -230,11 +248,17 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
     groups, members = find_duplicates(src, th, rows_suite, validator)
     resolved = resolve_groups(groups, members)
     del members
+    release_free_memory()  # the dedup's freed arrays (dedup's module doc)
     final_frame = apply_fills(narrow_frame(src), resolved)
     rows = validator.run(final_frame, rows_suite, docs=True)
     # Columns side by side (no copies): issues_frame keeps the rows' order.
     issues = issues_frame(rows, final_frame["article_id"]).select("issues")
-    why = final_frame.hstack(issues).select(rules.reasons())
+    # Reasons a slice of rows at a time: each rule's reason is a string column over its slice's rows
+    # (all at once: ~+400 MB at a million records, the checks' peak; measured).
+    with_issues = final_frame.hstack(issues)
+    why = pl.concat([part.select(rules.reasons()) for part in with_issues.iter_slices(REASONS_SLICE)]
+                    or [with_issues.select(rules.reasons())], rechunk=False)
+    del with_issues
     decisions = final_frame.select("article_id", "fill_row").hstack(issues).hstack(why)
     fills = resolved.select("article_id", "duplicate_of", "duplicate_share", "filled_from", *[f"fill_{c}" for c in MERGED])
     records = final_frame.select("source_file", "word_count").hstack(issues).hstack(why)
