@@ -31,7 +31,7 @@ NARROW = RUN_COLUMNS
 MERGED = dedup.MERGED_FIELDS
 # What preference_order ranks the candidates by; the merged fields are read later, for group members only.
 _RANKED = ["article_id", "source_path", "word_count", "title_body_score", "published_date"]
-_FIELDS = [*_RANKED, *(f for f in MERGED if f not in _RANKED)]
+_MERGED_LATER = [f for f in MERGED if f not in _RANKED]
 
 
 @dataclass
@@ -101,7 +101,7 @@ def find_duplicates(src: Sources, th: dedup.DedupThresholds, rows_suite: SuiteFi
     if members is None or groups.height == 0:
         return groups, None
     members = groups.select("article_id").join(members, on="article_id", how="inner", maintain_order="left")
-    fields = _read_aligned(src, members["article_id"], [c for c in _FIELDS if c not in _RANKED or c == "article_id"])
+    fields = _read_aligned(src, members["article_id"], ["article_id", *_MERGED_LATER])
     return groups, members.hstack(fields.drop("article_id"))
 
 
@@ -148,7 +148,7 @@ def _members(src: Sources, ids: pl.Series, rows_suite: SuiteFile, validator: Val
            .select(list(dict.fromkeys([*_RANKED, *(c for c in NARROW if c in suite_columns)])))
            .collect().with_columns(pl.lit(None, dtype=pl.String).alias("duplicate_of")))
     # The first pass in slices: GX's pandas copy of ~940k candidates peaked ~300 MB over the frame.
-    # (A record's issues come from per-row expectations, articles.json: the slices find what one pass finds.)
+    # (The row suite's expectations judge each row alone: the slices find what one pass finds.)
     own = pl.concat([_own_issues(part, validator.run(part, rows_suite)) for part in new.iter_slices(MEMBERS_SLICE)]
                     or [pl.DataFrame(schema={"article_id": pl.String, "own_issues": pl.List(pl.String)})])
     members = (new.select(_RANKED).join(own, on="article_id", how="left")
