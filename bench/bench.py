@@ -108,7 +108,7 @@ def run_measured(cmd: list[str], env: dict, trace: Path | None = None) -> tuple[
             if trace is not None:
                 mb = [sum(rss.values())] + [by_role.get(k, 0) for k in ("cleanwire (flow)", "Prefect API", "worker")]
                 lines.append(f"{time.perf_counter() - t0:.1f}," + ",".join(str(v // 2**20) for v in mb))
-            stop.wait(0.2)
+            stop.wait(0.05)  # every 50 ms: the checks' transient peaks last a fraction of a second
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
@@ -177,7 +177,7 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=HERE / "out")
     ap.add_argument("--keep", action="store_true", help="keep the output folders")
     ap.add_argument("--trace", type=Path, default=None,
-                    help="write the run's resident memory over time (CSV, MB by role) to this file")
+                    help="write the run's resident memory over time (CSV, MiB by role) to this file")
     ap.add_argument("--repeat", type=int, default=1, help="full runs to make; the median one is reported")
     ap.add_argument("--html-share", type=float, default=0.0,
                     help="share of the corpus's single-record files written as HTML pages")
@@ -238,8 +238,8 @@ def main() -> None:
           f"published {summary['published']}, quarantined {summary['quarantined']}")
     print(f"{'':46} {'seconds':>9} {'peak RSS':>10} {'docs/s':>9}")
     for name, secs, rss, rate in rows:
-        print(f"{name:46} {secs:9.1f} {rss / 2**20:8.0f}MB {'' if rate is None else f'{rate:9.0f}'}")
-    print("peak RSS of one process, by role: " + ", ".join(f"{k} {v / 2**20:.0f}MB" for k, v in run_peaks.items()))
+        print(f"{name:46} {secs:9.1f} {rss / 2**20:7.0f}MiB {'' if rate is None else f'{rate:9.0f}'}")
+    print("peak RSS of one process, by role: " + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in run_peaks.items()))
     if summary.get("_first_batch_after") is not None:
         print(f"from the command to its first batch task: {summary['_first_batch_after']:.1f} s")
     print(f"start-up (Prefect local API, GX import, process spawn): {fb - pipeline:.1f} s; of it, "
@@ -251,7 +251,7 @@ def main() -> None:
               f"last ended at {r['last_batch_ended']}s; batches took {r['batch_seconds']}s of wall "
               f"and {r['batch_cpu_seconds']}s of CPU in all")
     print("flow process peak RSS after each stage: "
-          + ", ".join(f"{k} {v}MB" for k, v in summary.get("stage_peak_rss_mb", {}).items()))
+          + ", ".join(f"{k} {v} MiB" for k, v in summary.get("stage_peak_rss_mb", {}).items()))
     print(f"ratio (b)/(a), pipeline: {pipeline / fa:.2f}   (wall: {fb / fa:.2f})")
     print(f"no-op rerun / full run (wall): {fc / fb:.1%}; "
           + ("the rerun found nothing new and started no flow run" if noop else "the rerun ran the flow"))

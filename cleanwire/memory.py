@@ -71,7 +71,7 @@ def release_free_memory() -> bool:
 
 
 def peak_rss_mb() -> int:
-    """This process's peak resident memory so far (MB), after giving freed heap back."""
+    """This process's peak resident memory so far (MiB), after giving freed heap back."""
     import resource
 
     release_free_memory()

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from cleanwire.config import RunConfig
-from cleanwire.ingest.batch import CHUNK_FILES
+from cleanwire.ingest.batch import CHUNK_FILES, chunk_bounds
 
 THREAD, PROCESSES, DASK_LOCAL, DASK_ADDRESS = "thread", "processes", "dask-local", "dask-address"
 TASKS_PER_WORKER = 2          # a worker with a second task queued never waits for the flow
@@ -45,6 +45,23 @@ def files_per_task(config: RunConfig, n_files: int) -> int:
     """
     workers = planned_workers(config)
     return max(1, min(config.batch_files, max(CHUNK_FILES, math.ceil(n_files / (TASKS_PER_WORKER * workers)))))
+
+
+def batch_bounds(config: RunConfig, sizes: list[int]) -> list[tuple[int, int]]:
+    """(start, end) of each batch task's files: at most files_per_task files and ~batch_mb bytes,
+    as many batches as that takes rounded up to a multiple of the workers, of about one size.
+
+    Workers take batches as they finish; with 23 batches on 2 workers one of them
+    idled for the whole last batch (~1.7 s of a 100k-record run, measured). The
+    same count on each keeps both busy to the end.
+    """
+    max_bytes = int(config.batch_mb * 1e6)
+    bounds = chunk_bounds(sizes, files_per_task(config, len(sizes)), max_bytes)
+    workers = planned_workers(config)
+    if len(bounds) <= 1 or workers <= 1 or len(bounds) % workers == 0:
+        return bounds
+    tasks = math.ceil(len(bounds) / workers) * workers
+    return chunk_bounds(sizes, math.ceil(len(sizes) / tasks), max_bytes)
 
 
 def in_flight_window(config: RunConfig) -> int:

@@ -147,3 +147,10 @@ class BatchResult:
     ended: float = 0.0      # CPU seconds it took: where the parse stage's time goes
     cpu_seconds: float = 0.0
     skipped: dict[str, int] = field(default_factory=dict)  # archive records that are no article, by kind
+
+
+# One row per raw file of a batch (its `.files.parquet`): what the state index records of it.
+FILE_STATUS_SCHEMA = {
+    "source_file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "content_hash": pl.String,
+    "status": pl.String, "n_records": pl.Int32,
+}

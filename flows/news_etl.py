@@ -30,20 +30,20 @@ from cleanwire.checks.gx import (BATCH_SUITE, Validator, check_suites, load_suit
                                  suite_messages)
 from cleanwire.config import RunConfig, check_paths
 from cleanwire.errors import ConcurrentCommit, GateRefused, OutputLocked
-from cleanwire.ingest.batch import chunk_bounds, process_batch, skipped_counts
+from cleanwire.ingest.batch import process_batch, skipped_counts
 from cleanwire.ingest.discover import Discovery, discover, file_refs, split_archives
 from cleanwire.memory import withhold_flow_malloc_conf_from_workers
 from cleanwire.paths import Layout
 from cleanwire.publish.lock import output_lock
 from cleanwire.publish.store import Store, open_store
-from cleanwire.publish.tables import (Explain, PublishResult, published_bodies, published_index, publish_run,
-                                     quarantined_files, seen_files)
+from cleanwire.publish.tables import (Explain, PublishResult, RunFiles, published_bodies, published_index,
+                                     publish_run, quarantined_files, seen_files)
 from cleanwire.report import alerts
 from cleanwire.report import html as html_report
 from cleanwire.report import metrics
 from cleanwire.report.summary import (FileCounts, RunSummary, gate_verdict, issue_counts, markdown, reason_counts,
                                       summary_table, write_validations)
-from cleanwire.runner import (DASK_ADDRESS, DASK_LOCAL, THREAD, RunnerPlan, files_per_task, in_flight_window,
+from cleanwire.runner import (DASK_ADDRESS, DASK_LOCAL, THREAD, RunnerPlan, batch_bounds, in_flight_window,
                               plan_runner, planned_workers)
 from cleanwire.types import BatchResult
 
@@ -78,9 +78,9 @@ def parse_batch(files: pl.DataFrame, work_dir: str, batch_no: int, run_id: str, 
 
 @task(name="checks", cache_policy=NO_CACHE)
 def run_checks(results: list[BatchResult], store: Store, suites, docs_dir, thresholds: dedup.DedupThresholds,
-               replaced: pl.Series, fresh: pl.DataFrame) -> checks.RunChecks:
+               fresh: pl.DataFrame) -> checks.RunChecks:
     paths = [r.records_path for r in results if r.records_path]
-    src = checks.Sources.of(paths, published_index(store, exclude_files=replaced), published_bodies(store))
+    src = checks.Sources.of(paths, published_index(store, run_files_of(results)), published_bodies(store))
     rows_suite, batch_suite = suites
     # The batch suite's drift and freshness expectations run on one row per source (checks/sources.py):
     # a source that delivered nothing has no record, yet can fail. One verdict of both.
@@ -96,13 +96,16 @@ def run_checks(results: list[BatchResult], store: Store, suites, docs_dir, thres
 @task(name="publish", cache_policy=NO_CACHE)
 def publish(store: Store, results: list[BatchResult], decided: checks.RunChecks, run_id: str, explain: Explain,
             extra: dict) -> PublishResult:
-    files = pl.concat([pl.read_parquet(r.files_path) for r in results])
     paths = [r.records_path for r in results if r.records_path]
     try:
-        return publish_run(store, paths, files, decided.decisions, run_id, decided.gate_ok, extra, explain,
-                           decided.fills)
+        return publish_run(store, paths, run_files_of(results), decided.decisions, run_id, decided.gate_ok, extra,
+                           explain, decided.fills)
     except ConcurrentCommit as e:
         return e  # another run took the version (an S3 output has no lock): the flow fails in one line, no traceback
+
+
+def run_files_of(results: list[BatchResult]) -> RunFiles:
+    return RunFiles([r.files_path for r in results])
 
 
 @task(name="report", cache_policy=NO_CACHE)
@@ -254,26 +257,26 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
     # finding where its records start reads it once (~33 MB/s of .warc.gz), timed as "plan".
     with summary.stage("plan"):
         to_parse = split_archives(todo, int(config.batch_mb * 1e6), planned_workers(config))
-    batches = chunk_bounds(to_parse["size"].to_list(), files_per_task(config, to_parse.height),
-                           int(config.batch_mb * 1e6))
+    batches = batch_bounds(config, to_parse["size"].to_list())
     log.info("%d files to process in %d batches", todo.height, len(batches))
     work = Layout(out).work(run_id)
     try:
         wall = time.time()
         with summary.stage("parse"):
             results, where = run_batches(config, to_parse, batches, str(work), run_id)
-        # Of the files' rows only their names are needed from here on (~100 MB less at 1M files).
-        replaced = todo["source_file"]  # a column, not a set of strings (Prefect walks a set's items)
+        # Of the files' rows only their count is needed from here on: the batches' status files say the
+        # rest (~140 MB less at 1M files).
+        n_todo = todo.height
         del todo, found, to_parse
         summary.runner = runner_summary(where, results, wall)
         summary.skipped_records = skipped_counts(results)
         unchanged = sum(r.n_unchanged for r in results)
-        summary.files.processed = replaced.len() - unchanged
+        summary.files.processed = n_todo - unchanged
         summary.files.unchanged += unchanged
         if not any(r.records_path for r in results):
             # Files whose stat changed but whose bytes did not (touched, downloaded again):
             # nothing to check or publish, and no new version.
-            log.info("%d files re-read: content unchanged, nothing to publish", replaced.len())
+            log.info("%d files re-read: content unchanged, nothing to publish", n_todo)
             return check_sources_alone(config, summary, fresh)
         progress.update("check", 0, 1)
         # Great Expectations enters this process only now, the workers gone (see
@@ -283,7 +286,7 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
         summary.startup_seconds["great_expectations"] = round(time.perf_counter() - tick, 2)
         with summary.stage("checks"):
             decided = run_checks(results, store, suites, Layout(out).data_docs_build if config.data_docs else None,
-                                 dedup.DedupThresholds(config.min_containment), replaced, fresh)
+                                 dedup.DedupThresholds(config.min_containment), fresh)
         summary.issues, summary.reasons = issue_counts(decided.decisions), reason_counts(decided.decisions)
         summary.freshness = sources.summary_rows(fresh, decided.batch)
         summary.gate, summary.duplicate_groups = gate_verdict(decided.batch), decided.groups

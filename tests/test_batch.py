@@ -77,3 +77,24 @@ def test_every_record_carries_the_hash_of_its_own_files_bytes(tmp_path):
     assert {s["source_file"]: s["content_hash"] for s in status} == {
         **{n: content_hash(d) for n, d in contents.items()}, "gone.txt": None}
     assert {s["source_file"]: s["status"] for s in status}["same.txt"] == "unchanged"
+
+
+def test_batches_come_in_a_multiple_of_the_workers_of_about_one_size():
+    """A run's batches keep every worker busy to the end: 23 batches on 2 workers left one idle
+    for the last; the planner makes 24 of about one size instead, within both limits."""
+    from cleanwire.config import RunConfig
+    from cleanwire.runner import batch_bounds
+
+    config = RunConfig(processes=2, batch_files=4000)
+    sizes = [1000] * 91_781
+    bounds = batch_bounds(config, sizes)
+    lengths = [b - a for a, b in bounds]
+    assert len(bounds) == 24 and max(lengths) - min(lengths) <= len(bounds)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(sizes)
+    assert all(a == b for (_, a), (b, _) in zip(bounds, bounds[1:]))   # consecutive, nothing left out
+    # Already a multiple of the workers, or a single batch: as it was.
+    assert len(batch_bounds(config, [1000] * 96_000)) == 24
+    assert batch_bounds(config, [1000] * 1500) == [(0, 1500)]
+    # The byte limit still holds: 3 files of ~batch_mb each make 3 batches, evened to 4 (one file each at most).
+    big = int(config.batch_mb * 1e6)
+    assert all(b - a <= 1 for a, b in batch_bounds(config, [big] * 3))

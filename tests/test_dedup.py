@@ -392,6 +392,27 @@ def test_sorted_unique_is_numpys_unique():
     assert len(dedup._sorted_unique(np.zeros(0, dtype=np.uint64))) == 0
 
 
+def test_merging_sorted_unique_keys_gives_their_sorted_union():
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        a, b = (dedup._sorted_unique(rng.integers(0, 60, size=rng.integers(0, 40)).astype(np.uint64)) for _ in "ab")
+        assert np.array_equal(dedup._merge_unique(a, b), np.union1d(a, b).astype(np.uint64))
+    top = np.array([5, 9], dtype=np.uint64)  # values past the end, before the start, and already there
+    assert dedup._merge_unique(top, np.array([1, 5, 12], dtype=np.uint64)).tolist() == [1, 5, 9, 12]
+
+
+def test_a_star_member_carries_its_share_in_its_center_and_the_center_none():
+    # Records 0..4 ranked 3, 0, 4, 1, 2 (row 1 best); verified pairs oriented better -> worse.
+    position = np.array([3, 0, 4, 1, 2])
+    pairs = pl.DataFrame({"a": [1, 1, 3, 0], "b": [3, 0, 4, 2], "share": [0.9, 0.7, 0.8, 0.65]},
+                         schema={"a": pl.UInt32, "b": pl.UInt32, "share": pl.Float64})
+    ids = pl.Series(["r0", "r1", "r2", "r3", "r4"])
+    groups = {g: (c, s) for g, c, s in dedup.star_groups(pairs, position, ids).iter_rows()}
+    # r1 is the center of r3 and r0; r4 (a copy of r3 only) and r2 (of r0 only) resemble no center:
+    # stars of one, in no group.
+    assert groups == {"r1": ("r1", None), "r3": ("r1", 0.9), "r0": ("r1", 0.7)}
+
+
 def test_star_centers_decide_a_long_chain_in_order_of_preference():
     """0~1~2~...~9 (each pair verified, nothing else): the greedy walk takes 0, 2, 4... as centers."""
     better = np.arange(9)

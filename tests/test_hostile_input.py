@@ -354,29 +354,41 @@ def test_read_capped_never_holds_more_than_the_cap(huge_file, cap):
 
 def test_read_capped_reads_at_most_cap_plus_one_bytes(huge_file, monkeypatch):
     """The bytes asked of the file: never the whole 50 MB."""
-    import io
-
     from cleanwire.ingest import read
 
     asked: list[int] = []
-    real_fdopen = os.fdopen
+    real_read = os.read
 
-    class Spy(io.BufferedReader):
-        def read(self, n=-1):
-            asked.append(n)
-            return super().read(n)
+    def spy_read(fd, n):
+        asked.append(n)
+        return real_read(fd, n)
 
-    def spy_fdopen(fd, mode="r", *a, **kw):
-        if "b" in mode and "r" in mode:
-            return Spy(io.FileIO(fd, "r"))
-        return real_fdopen(fd, mode, *a, **kw)
-
-    monkeypatch.setattr(read.os, "fdopen", spy_fdopen)
+    monkeypatch.setattr(read.os, "read", spy_read)
     data, err = read.read_capped(str(huge_file), DEFAULT_CAP)
     assert data is None and err
     assert asked and all(0 <= n <= DEFAULT_CAP + 1 for n in asked), asked
     ok, err = read.read_capped(str(huge_file), HUGE_SIZE)
     assert err is None and len(ok) == HUGE_SIZE  # at the cap exactly: read in full
+
+
+def test_a_file_that_grew_since_its_size_was_taken_is_read_whole_up_to_the_cap(tmp_path, monkeypatch):
+    """The read asks for the size the file had; a file a scraper is still writing may be longer by
+    then: its bytes are read on, and the cap still holds."""
+    from cleanwire.ingest import read
+
+    p = tmp_path / "growing.txt"
+    p.write_bytes(b"x" * 5000)
+    real_fstat = os.fstat
+
+    class Earlier:  # what fstat said before the scraper wrote the rest
+        def __init__(self, st):
+            self.st_mode, self.st_size = st.st_mode, 100
+
+    monkeypatch.setattr(read.os, "fstat", lambda fd: Earlier(real_fstat(fd)))
+    assert read.read_capped(str(p), 10_000) == (b"x" * 5000, None)
+    data, err = read.read_capped(str(p), 4999)
+    assert data is None and err.reason == "too_large"
+    assert read.read_capped(str(p), 5000) == (b"x" * 5000, None)
 
 
 def test_size_cap_boundary(tmp_path):

@@ -86,3 +86,36 @@ def test_the_flow_gives_memory_back_at_once_and_the_workers_keep_the_default(tmp
     else:
         assert lines["flow"].endswith(FLOW_MALLOC_CONF), lines
         assert lines["worker"] == "None", lines
+
+
+@pytest.mark.parametrize("with_docs", [False, True])
+def test_a_validation_keeps_no_copy_of_the_records_it_validated(tmp_path, monkeypatch, with_docs):
+    """GX caches the last batch it validated; the pandas view of a run's records must not
+    outlive its validation (at a million records it stayed through publish)."""
+    import gc
+    import weakref
+    from pathlib import Path
+
+    import polars as pl
+
+    from cleanwire.checks import gx
+    from cleanwire.checks.gx import Validator, load_suites
+
+    rows_suite, _ = load_suites(Path(__file__).resolve().parents[1] / "expectations", 1.0)
+    frame = pl.DataFrame({
+        "article_id": ["a1", "a2", "a3"], "is_readable": [True, True, True], "has_date": [True, False, True],
+        "has_title": [True, True, True], "body_words": [300, 250, 0], "ends_cleanly": [True, True, False],
+        "title_body_score": [0.8, 0.6, None], "duplicate_of": [None, None, None]},
+        schema_overrides={"duplicate_of": pl.String})
+    views = []
+    to_pandas = gx.to_pandas_for_gx
+    monkeypatch.setattr(gx, "to_pandas_for_gx", lambda df: views.append(to_pandas(df)) or views[-1])
+    validator = Validator(tmp_path / "docs" if with_docs else None)
+    first = validator.run(frame, rows_suite, docs=with_docs)
+    seen = weakref.ref(views.pop())
+    gc.collect()
+    assert seen() is None
+    assert {f.issue_code for f in first.failures} >= {"missing_date", "empty_body"}
+    # The next validation works as the first did.
+    again = validator.run(frame, rows_suite, docs=with_docs)
+    assert sorted(f.message for f in again.failures) == sorted(f.message for f in first.failures)

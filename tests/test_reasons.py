@@ -117,3 +117,29 @@ def test_summary_report_and_history_count_each_reason(defects_run, seeds_run):
         history = pl.read_parquet(out / "reports" / "metrics_history.parquet").filter(pl.col("source") == "ALL")
         counted = {d["reason"]: d["records"] for d in history["reason_counts"][0]}
         assert counted == summary["reasons"]
+
+
+def test_reasons_are_counted_per_source_and_in_all_whatever_the_slice(monkeypatch):
+    """The metrics history's reason counts, counted a slice of records at a time, are the counts
+    of the whole run: per source folder, and summed over the folders in the ALL row."""
+    from cleanwire.report import metrics
+
+    records = pl.DataFrame({
+        "source": ["feed-a", "feed-a", "feed-b", "feed-a", "feed-b", "."],
+        "word_count": [10, 0, 250, 300, 0, 40],
+        "issues": [["missing_date"], ["empty_body", "missing_date"], [], ["missing_date"], ["empty_body"], []],
+        "reasons": [["missing_date/no_date_line"], ["empty_body/no_text", "missing_date/no_date_line"], [],
+                    ["missing_date/date_in_prose"], ["empty_body/no_text"], []],
+    })
+    expected = {"feed-a": {"missing_date/no_date_line": 2, "empty_body/no_text": 1, "missing_date/date_in_prose": 1},
+                "feed-b": {"empty_body/no_text": 1}, ".": {},
+                "ALL": {"missing_date/no_date_line": 2, "empty_body/no_text": 2, "missing_date/date_in_prose": 1}}
+    for slice_rows in (1, 2, 4, 1000):
+        monkeypatch.setattr(metrics, "COUNT_SLICE", slice_rows)
+        rows = metrics.run_metrics(records, "r", "now").sort("source")
+        got = {s: {d["reason"]: d["records"] for d in counts} for s, counts in rows.select("source", "reason_counts").iter_rows()}
+        assert got == expected, slice_rows
+        # Most frequent first, ties by name.
+        assert [d["reason"] for d in rows.filter(pl.col("source") == "ALL")["reason_counts"][0]] == \
+            ["empty_body/no_text", "missing_date/no_date_line", "missing_date/date_in_prose"]
+        assert rows.filter(pl.col("source") == "ALL")["records"].item() == 6

@@ -239,6 +239,19 @@ def _sorted_unique(keys: np.ndarray) -> np.ndarray:
     return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
+def _merge_unique(keys: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """The union of two sorted unique arrays, sorted: `more`'s new values inserted in their places.
+
+    Sorting the concatenation again held ~4 copies of the merged array at its peak
+    (crowd pairs at a million records: +325 MB, the checks' peak; measured); this holds ~2.
+    """
+    if len(keys) == 0:
+        return more
+    at = np.searchsorted(keys, more)
+    fresh = keys[np.minimum(at, len(keys) - 1)] != more
+    return np.insert(keys, at[fresh], more[fresh])
+
+
 def _empty_signatures() -> pl.DataFrame:
     return pl.DataFrame(schema={"article_id": pl.String, "n_shingles": pl.Int32, "sig": pl.List(pl.UInt32),
                                 "sig_head": pl.List(pl.UInt32), **{c: pl.UInt32 for c in BAND_COLUMNS}})
@@ -290,9 +303,19 @@ def _pair_codes(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
 
 
 def _pairs_frame(codes: np.ndarray, n: int, is_new: np.ndarray) -> pl.DataFrame:
-    a, b = (codes // np.uint64(n)).astype(np.uint32), (codes % np.uint64(n)).astype(np.uint32)
-    keep = is_new[a] | is_new[b]
-    return pl.DataFrame({"a": a[keep], "b": b[keep]})
+    """Pair codes -> (a, b) rows, the pairs with a new record only; a slice of codes at a time
+    (all at once: ~4x the pairs' size in temporaries, 8.8 M crowd pairs at a million records)."""
+    a_parts, b_parts = [np.zeros(0, dtype=np.uint32)], [np.zeros(0, dtype=np.uint32)]
+    for lo in range(0, len(codes), CODES_SLICE):
+        part = codes[lo:lo + CODES_SLICE]
+        a, b = (part // np.uint64(n)).astype(np.uint32), (part % np.uint64(n)).astype(np.uint32)
+        keep = is_new[a] | is_new[b]
+        a_parts.append(a[keep])
+        b_parts.append(b[keep])
+    return pl.DataFrame({"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)})
+
+
+CODES_SLICE = 1_000_000
 
 
 def candidates(bands: pl.DataFrame) -> Candidates:
@@ -336,8 +359,7 @@ def crowd_pairs(c: Candidates, position: np.ndarray) -> pl.DataFrame:
         hi = len(crowd) if lo + CROWD_SLICE >= len(crowd) else int(
             np.searchsorted(crowd, crowd[lo + CROWD_SLICE], side="right"))
         # Merged as they come: a copy's pair recurs in the crowds of most bands.
-        codes = _sorted_unique(np.concatenate([codes, _leader_pairs(crowd[lo:hi], row[lo:hi].astype(np.int64),
-                                                                    position, n)]))
+        codes = _merge_unique(codes, _leader_pairs(crowd[lo:hi], row[lo:hi].astype(np.int64), position, n))
         lo = hi
     return _pairs_frame(codes, n, c.is_new)
 
@@ -467,12 +489,17 @@ def estimated_copies(pairs: pl.DataFrame, table: SignatureTable,
     lede against another story with that lede (exactly 0.45, estimated 0.6-0.7),
     `counted_copies` decides.
     """
-    member_first = pairs.select(pl.col("b").alias("a"), pl.col("a").alias("b"))
-    est, err = share_estimate(member_first, table)
-    pairs = pairs.with_columns(pl.Series("share", est, dtype=pl.Float64))
-    sure = pairs.filter(pl.Series(est - SURE * err >= th.min_containment))
-    unsure = pairs.filter(pl.Series((est - SURE * err < th.min_containment) & (est + SURE * err >= th.min_containment)))
-    return sure, unsure
+    empty = pairs.clear().with_columns(pl.lit(None, dtype=pl.Float64).alias("share"))
+    sure, unsure = [empty], [empty]
+    # A slice at a time: the estimates, errors and masks of ~6 M pairs at once were the checks'
+    # peak at a million records (measured).
+    for part in pairs.iter_slices(VERIFY_SLICE):
+        est, err = share_estimate(part.select(pl.col("b").alias("a"), pl.col("a").alias("b")), table)
+        low, high = est - SURE * err, est + SURE * err
+        part = part.with_columns(pl.Series("share", est, dtype=pl.Float64))
+        sure.append(part.filter(pl.Series(low >= th.min_containment)))
+        unsure.append(part.filter(pl.Series((low < th.min_containment) & (high >= th.min_containment))))
+    return pl.concat(sure), pl.concat(unsure)
 
 
 def counted_copies(unsure: pl.DataFrame, shingles, th: DedupThresholds) -> pl.DataFrame:
@@ -544,11 +571,24 @@ def star_groups(pairs: pl.DataFrame, position: np.ndarray, ids: pl.Series) -> pl
     row_at = np.empty(position.max() + 1, dtype=np.int64)
     row_at[position[position >= 0]] = np.flatnonzero(position >= 0)
     in_star = np.isin(nodes, center[center != nodes]) | (center != nodes)
-    stars = pl.DataFrame({"a": row_at[center[in_star]], "b": row_at[nodes[in_star]]})
-    shares = pairs.select(pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64), "share").unique(["a", "b"])
-    stars = stars.join(shares, on=["a", "b"], how="left", maintain_order="left")  # a center has no pair with itself
-    return pl.DataFrame({"article_id": ids.gather(stars["b"]), "group_id": ids.gather(stars["a"]),
-                         "share": stars["share"]})
+    star_a, star_b = row_at[center[in_star]], row_at[nodes[in_star]]
+    del better, worse, local_b, local_w, nodes, center
+    return pl.DataFrame({"article_id": ids.gather(star_b), "group_id": ids.gather(star_a),
+                         "share": _pair_shares(pairs, star_a, star_b, len(position))})
+
+
+def _pair_shares(pairs: pl.DataFrame, a: np.ndarray, b: np.ndarray, n: int) -> pl.Series:
+    """The `share` of each pair (a[i], b[i]) among `pairs`, null where it is none of them (a center
+    has no pair with itself). Looked up among the sorted pair codes: polars' unique and join
+    of ~5 M pairs at a million records took ~450 MB, the checks' peak (measured)."""
+    codes = _pair_codes(pairs["a"].to_numpy(), pairs["b"].to_numpy(), n)
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    want = _pair_codes(a, b, n)
+    at = np.minimum(np.searchsorted(codes, want), max(len(codes) - 1, 0))
+    found = codes[at] == want if len(codes) else np.zeros(len(want), dtype=bool)
+    share = pairs["share"].to_numpy()[order[at]] if len(codes) else np.zeros(len(want))
+    return pl.Series("share", share, dtype=pl.Float64).scatter(np.flatnonzero(~found), None)
 
 
 # ------------------------------------------------------------------ the whole step
@@ -573,6 +613,7 @@ def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThre
         return pl.DataFrame(schema=GROUPS_SCHEMA)
     table = SignatureTable.of(rows, lambda part: signatures(ids.gather(part)), n_rows)
     maybe = possible(c.pairs, table, th)
+    c.pairs = c.pairs.clear()  # from here on only the crowds and is_new of the candidates are needed
     release_free_memory()
     members = _sorted_unique(np.concatenate([maybe["a"].to_numpy(), maybe["b"].to_numpy(),
                                              c.crowds["row"].to_numpy()])).astype(np.int64)
@@ -583,11 +624,13 @@ def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThre
                   .join(order, on="article_id", how="left", maintain_order="left"))
         position[members] = placed["pos"].to_numpy()
     more = possible(crowd_pairs(c, position), table, th)
+    is_new = c.is_new
+    del c  # the crowds: 50 MB at a million records
     # Both sets of pairs as numpy codes (a < b in each), unique'd by sorting: polars' hash unique of
     # ~6 M pairs at a million records peaked ~400 MB over its input (measured).
     maybe = _pairs_frame(_sorted_unique(np.concatenate([
         _pair_codes(maybe["a"].to_numpy(), maybe["b"].to_numpy(), n_rows),
-        _pair_codes(more["a"].to_numpy(), more["b"].to_numpy(), n_rows)])), n_rows, c.is_new)
+        _pair_codes(more["a"].to_numpy(), more["b"].to_numpy(), n_rows)])), n_rows, is_new)
     del more
     release_free_memory()
     # Better-ranked first: the pair is a copy only if the worse-ranked one is mostly in the better.
@@ -595,7 +638,7 @@ def near_duplicates(bands: pl.DataFrame, signatures, bodies, rank, th: DedupThre
     oriented = pl.DataFrame({"a": np.where(a < b, maybe["a"], maybe["b"]), "b": np.where(a < b, maybe["b"], maybe["a"])})
     sure, unsure = estimated_copies(oriented, table, th)
     # The exact count holds shingle sets, the signatures are done with: 224 MB at a million candidates.
-    del table, c, maybe, oriented
+    del table, maybe, oriented
     release_free_memory()
     found = pl.concat([sure, counted_copies(
         unsure, lambda r: Shingles.of_fetched(len(r), lambda lo, hi: bodies(ids.gather(r[lo:hi]))), th)])

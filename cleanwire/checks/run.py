@@ -66,8 +66,15 @@ class Sources:
         return cls(pl.scan_parquet(records_paths), published, published_bodies)
 
 
-def narrow_frame(src: Sources) -> pl.DataFrame:
-    return src.run.select(NARROW).collect()
+def narrow_frame(src: Sources, rows_suite: SuiteFile) -> pl.DataFrame:
+    """The run's records, in the columns the final pass reads: the row suite's, the reasons' inputs,
+    the features filled fields change, and each record's file and length (the metrics').
+
+    The titles and paths are left out unless the suite reads them (~120 MB at a million records).
+    """
+    needed = {"article_id", "source_file", "word_count", "is_readable", "has_date", "has_title", "title_kind",
+              "title_body_score", *rules.reasons().meta.root_names(), *rows_suite.columns()}
+    return src.run.select([c for c in NARROW if c in needed]).collect()
 
 
 def find_duplicates(src: Sources, th: dedup.DedupThresholds, rows_suite: SuiteFile,
@@ -214,29 +221,29 @@ def apply_fills(frame: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
                              "fill_title_body_score").with_row_index("fill_row")
     aligned = frame.select("article_id").join(needed, on="article_id", how="left", maintain_order="left")
     f = frame.hstack(aligned.drop("article_id"))
-    filled_title = pl.col("title").is_null() & pl.col("fill_title").is_not_null()
+    # has_title / has_date (the features) say whether the record has its own; the frame holds the
+    # title and date themselves only when the suite reads them (narrow_frame).
+    filled_title = ~pl.col("has_title") & pl.col("fill_title").is_not_null()
     f = f.with_columns(
         pl.when(filled_title).then(pl.col("fill_title_body_score")).otherwise(pl.col("title_body_score"))
         .alias("title_body_score"),
         pl.when(filled_title).then(pl.lit("headline")).otherwise(pl.col("title_kind")).alias("title_kind"),
-        pl.coalesce("title", "fill_title").alias("title"),
-        pl.coalesce("published_date", "fill_published_date").alias("published_date"),
+        *[pl.coalesce(c, f"fill_{c}").alias(c) for c in ("title", "published_date") if c in frame.columns],
     )
     readable = pl.col("is_readable")
     return f.with_columns(
-        pl.when(readable).then(pl.col("published_date").is_not_null()).alias("has_date"),
-        pl.when(readable).then(pl.col("title").is_not_null()).alias("has_title"),
+        pl.when(readable).then(pl.col("has_date") | pl.col("fill_published_date").is_not_null()).alias("has_date"),
+        pl.when(readable).then(pl.col("has_title") | pl.col("fill_title").is_not_null()).alias("has_title"),
     ).drop("fill_title", "fill_published_date", "fill_title_body_score")
 
 
-def batch_frame(frame: pl.DataFrame, decisions: pl.DataFrame, drift: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One row per record: is_quarantined, and its source folder's drift against history."""
-    quarantined = decisions.select("article_id", (pl.col("issues").list.len() > 0).cast(pl.Int64)
-                                   .alias("is_quarantined"))  # not the issue lists: a copy of them costs ~30 MB at 1M
-    f = (frame.select("article_id", "source_file", "word_count").join(quarantined, on="article_id")
-         .with_columns(metrics.source_folder()))
+def batch_frame(per_record: pl.DataFrame, issues: pl.Series, drift: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per record (article_id, source_file, source, word_count): is_quarantined, and its
+    source folder's drift against history. `issues` are the records' codes, row for row."""
+    # Beside the rows, not joined by id: a join of a million ids took ~160 MB (measured).
+    f = per_record.with_columns((issues.list.len() > 0).cast(pl.Int64).alias("is_quarantined"))
     if drift is not None:
-        f = f.join(drift, on="source", how="left")
+        f = f.join(drift, on="source", how="left", maintain_order="left")
     return f
 
 
@@ -249,7 +256,7 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
     resolved = resolve_groups(groups, members)
     del members
     release_free_memory()  # the dedup's freed arrays (dedup's module doc)
-    final_frame = apply_fills(narrow_frame(src), resolved)
+    final_frame = apply_fills(narrow_frame(src, rows_suite), resolved)
     rows = validator.run(final_frame, rows_suite, docs=True)
     # Columns side by side (no copies): issues_frame keeps the rows' order.
     issues = issues_frame(rows, final_frame["article_id"]).select("issues")
@@ -261,10 +268,14 @@ def run_checks(src: Sources, rows_suite: SuiteFile, batch_suite: SuiteFile, vali
     del with_issues
     decisions = final_frame.select("article_id", "fill_row").hstack(issues).hstack(why)
     fills = resolved.select("article_id", "duplicate_of", "duplicate_share", "filled_from", *[f"fill_{c}" for c in MERGED])
-    records = final_frame.select("source_file", "word_count").hstack(issues).hstack(why)
-    now = metrics.run_metrics(records, "current", "")
+    # Of the run's frame only each record's file, folder and length are needed from here on: the
+    # rest (titles, features, reasons' inputs) goes before the metrics' and the batch suite's passes.
+    per_record = final_frame.select("article_id", "source_file", metrics.source_folder(), "word_count")
+    del final_frame, resolved
+    release_free_memory()
+    now = metrics.run_metrics(per_record.select("source", "word_count").hstack(issues).hstack(why), "current", "")
     drifts = drift(now, history)
-    bframe = batch_frame(final_frame, decisions, drifts)
+    bframe = batch_frame(per_record, issues["issues"], drifts)
     suite, skipped = batch_suite.applicable(bframe.height)
     batch = validator.run(bframe, suite, docs=True)
     batch.skipped = skipped

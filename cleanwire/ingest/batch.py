@@ -32,7 +32,7 @@ from cleanwire.memory import release_free_memory
 from cleanwire.paths import atomic_path, atomic_write
 from cleanwire.rules import unreadable as reasons
 from cleanwire.rules.unreadable import Why
-from cleanwire.types import PARSED, BatchResult, FileRef
+from cleanwire.types import FILE_STATUS_SCHEMA, PARSED, BatchResult, FileRef
 
 SIGNATURE_SLICE = 500          # records per MinHash pass
 # Files parsed together inside a batch: bounds a worker's memory, as do their raw bytes. Each
@@ -45,10 +45,6 @@ CHUNK_BYTES = 16 * 10**6
 # compress 4-8x, and a chunk's memory is what the files hold, not what they weigh.
 COMPRESSED_WEIGHT = 5
 
-FILE_STATUS_SCHEMA = {
-    "source_file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "content_hash": pl.String,
-    "status": pl.String, "n_records": pl.Int32,
-}
 
 
 def read_and_parse(files: list[FileRef], max_bytes: int,

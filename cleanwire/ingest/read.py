@@ -25,14 +25,38 @@ HASH_BLOCK = 1 << 20
 
 def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, Why | None]:
     """The file's bytes, or why they cannot be read; never more than max_bytes + 1 in memory."""
-    fh, why = open_regular(path)
-    if fh is None:
+    if storage.is_url(path):
+        fh, why = open_object(path)
+        if fh is None:
+            return None, why
+        try:
+            with fh:
+                data = fh.read(max_bytes + 1)
+        except OSError as e:
+            return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
+        return _capped(data, max_bytes)
+    fd, why = _open_fd(path)
+    if fd is None:
         return None, why
+    # With the descriptor and a read of the size the file has: a file object reading up to the
+    # cap allocated the cap (10 MB) for every file, and cost ~30 us a file (measured).
     try:
-        with fh:
-            data = fh.read(max_bytes + 1)
+        want = min(os.fstat(fd).st_size, max_bytes) + 1
+        parts = [os.read(fd, want)]
+        got = len(parts[0])
+        # A short read is the file's end; a full one: it grew since its size was taken, read on to the cap.
+        while len(parts[-1]) == want and got <= max_bytes:
+            want = max_bytes + 1 - got
+            parts.append(os.read(fd, want))
+            got += len(parts[-1])
     except OSError as e:
         return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
+    finally:
+        os.close(fd)
+    return _capped(parts[0] if len(parts) == 1 else b"".join(parts), max_bytes)
+
+
+def _capped(data: bytes, max_bytes: int) -> tuple[bytes | None, Why | None]:
     if len(data) > max_bytes:
         return None, Why(TOO_LARGE, f"file larger than the size cap ({max_bytes / 1e6:g} MB)")
     return data, None
@@ -42,6 +66,18 @@ def open_regular(path: str) -> tuple[BinaryIO | None, Why | None]:
     """The file open for reading, or why it cannot be: not a regular file, or the OS refused."""
     if storage.is_url(path):
         return open_object(path)
+    fd, why = _open_fd(path)
+    if fd is None:
+        return None, why
+    try:
+        return os.fdopen(fd, "rb"), None
+    except OSError as e:
+        os.close(fd)
+        return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
+
+
+def _open_fd(path: str) -> tuple[int | None, Why | None]:
+    """A descriptor of the regular file at `path`, or why there is none."""
     try:
         # O_NONBLOCK: a FIFO swapped in after discovery must not block the batch.
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -52,10 +88,10 @@ def open_regular(path: str) -> tuple[BinaryIO | None, Why | None]:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             return None, Why(NOT_A_FILE, "not a regular file (FIFO, socket or device)")
-        return os.fdopen(fd, "rb"), None
     except OSError as e:
         os.close(fd)
         return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
+    return fd, None
 
 
 def hash_stream(fh: BinaryIO) -> str:

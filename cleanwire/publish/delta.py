@@ -672,15 +672,14 @@ def _unsigned_columns(schema: pa.Schema) -> list[pl.Expr]:
 
 # ------------------------------------------------------------------ publishing a run
 
-def publish_run(store: DeltaStore, records_paths, files: pl.DataFrame, decisions: pl.DataFrame, run_id: str,
+def publish_run(store: DeltaStore, records_paths, files, decisions: pl.DataFrame, run_id: str,
                 gate_ok: bool, manifest_extra: dict, explain, fills=None):
     """tables.publish_run for a Delta output: the same records, one version committed as described above."""
     from cleanwire.publish import tables
-    from cleanwire.types import conform
 
     now = dt.datetime.now(dt.timezone.utc)
     ingested = now.strftime("%Y-%m")
-    replaced = files.filter(pl.col("status") != "unchanged")["source_file"]
+    replaced = files.replaced()
     none = pl.Series(dtype=pl.String)
     n = store.next_version()
     parent = store.current_version()
@@ -692,14 +691,14 @@ def publish_run(store: DeltaStore, records_paths, files: pl.DataFrame, decisions
     w_pub = writer(tables.PUBLISHED, replaced if gate_ok else none)
     w_qua = writer(tables.QUARANTINE, replaced)
     w_rec = writer(tables.RECORDS, replaced)
-    w_files = writer(tables.FILES, files["source_file"] if gate_ok else none)
+    w_files = writer(tables.FILES, files.names() if gate_ok else none)
     writers = (w_qua, w_pub, w_rec, w_files)
     try:
         n_pub, n_qua, sample, word_counts = tables._write_records(records_paths, decisions, fills, gate_ok, ingested,
                                                                   explain, w_pub, w_qua, w_rec)
         if gate_ok:
-            for part in files.iter_slices(100_000):
-                w_files.write(conform(part.with_columns(pl.lit(run_id).alias("run_id")), tables.FILE_INDEX))
+            for part in files.index_parts(run_id):
+                w_files.write(part)
         # Quarantine first, the state last: a reader of published sees a version whose quarantine is
         # at least as new (nothing lost from sight), and a run's files are marked seen only once all
         # of its records are in place.

