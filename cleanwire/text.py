@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import islice
 
 # Characters that scrapers leave in text and that are never content; runs of spaces.
 INVISIBLE_CHARS = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]"
@@ -96,6 +97,11 @@ def split_lines(text: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     return WORD_RX.findall(text)
+
+
+def words_up_to(text: str, n: int) -> list[str]:
+    """The first n words of text (all of them when it has fewer): `words(text)[:n]` without the rest."""
+    return [m.group() for m in islice(WORD_RX.finditer(text), n)]
 
 
 _CJK_CHAR = re.compile(f"[{CJK}]")

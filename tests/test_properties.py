@@ -21,7 +21,7 @@ import json
 
 import polars as pl
 import pyarrow as pa
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import helpers as h
@@ -277,3 +277,30 @@ def test_batch_line_cleaning_equals_line_by_line(texts):
         return lines
 
     assert [content(x) for x in text.clean_lines_batch(texts)] == [content(text.split_lines(t)) for t in texts]
+
+
+_WORDY = st.sampled_from(list("aZé1_'’ .,-") + ["日本", "  ", "\n"])
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.lists(_WORDY, max_size=40).map("".join), st.integers(0, 8))
+def test_first_words_are_the_words_cut_short(line, n):
+    """The end-label test reads a paragraph's first words only: the same words the full split gives."""
+    from cleanwire import text
+
+    assert text.words_up_to(line, n) == text.words(line)[:n]
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.lists(st.sampled_from(["word", " ", "...", "…", "[", "]", "+", "12", "chars", "char", "\n", "x"]),
+                max_size=14).map("".join))
+@example("It went on to say… [+2301 chars] ")
+@example("The vote was close [+ 12 char]")
+def test_the_end_stub_is_found_as_by_the_pattern_alone(last):
+    """strip_end_stub runs its pattern only on text ending in ']': what the pattern finds is the same."""
+    from cleanwire.rules import truncated_body as tb
+
+    m = tb._CHARS_AT_END.search(last)
+    expected = (last[: m.start()].rstrip(), tb.CHARS_STUB) if m else (
+        last, tb.ELLIPSIS if tb._ELLIPSIS_AT_END.search(last) else None)
+    assert tb.strip_end_stub(last) == expected

@@ -104,10 +104,12 @@ def _minhash_segments(doc: np.ndarray, values: np.ndarray, n_docs: int, num_perm
     a, b = permutations(num_perm)
     out = np.full((num_perm, n_docs), np.uint32(0xFFFFFFFF), dtype=np.uint32)
     mixed = fmix32(values)
+    block = np.empty((num_perm, _CHUNK), dtype=np.uint32)  # one block for every chunk: no fresh pages each time
     for lo in range(0, len(values), _CHUNK):
         d = doc[lo:lo + _CHUNK]
-        with np.errstate(over="ignore"):
-            phv = a[:, None] * mixed[None, lo:lo + _CHUNK] + b[:, None]  # (num_perm, chunk): rows contiguous
+        phv = block[:, :len(d)]                              # (num_perm, chunk): the permuted hashes
+        np.multiply(a[:, None], mixed[None, lo:lo + _CHUNK], out=phv)
+        phv += b[:, None]
         starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
         mins = np.minimum.reduceat(phv, starts, axis=1)
         cols = d[starts]

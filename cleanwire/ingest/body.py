@@ -14,7 +14,7 @@ import re
 from cleanwire.ingest.lines import DROP_KINDS, LineInfo, classify_texts
 from cleanwire.rules import truncated_body
 from cleanwire.rules.patterns import BRACKETED, SENTENCE_END
-from cleanwire.text import content_words, stem, title_case_share, words
+from cleanwire.text import content_words, stem, title_case_share, words, words_up_to
 
 # A list item: a bullet, a number, a letter, a date or a price at the start ('• ...', '3. ...', 'Jun 5 ...'),
 # or two prices anywhere ('Reclining seat, was $60, now $45': a deal or a price list, no headline).
@@ -131,7 +131,7 @@ def is_end_label(p: str) -> bool:
     A paragraph opening a quote it never closes ('"He') or running lower-case
     words ('Live Nation is producing') is the start of a cut sentence instead.
     """
-    ws = words(p)
+    ws = words_up_to(p, END_LABEL_MAX_WORDS + 1)  # a paragraph is long: its first words tell
     if len(ws) > END_LABEL_MAX_WORDS or not ws:
         return False
     if p.lstrip()[:1] in "\"“‘'" and not _QUOTE_CLOSED.search(p):

@@ -66,15 +66,16 @@ _RELATED = re.compile(RELATED_LINE)
 
 def is_related_link(line: str) -> bool:
     """'Related: ...', 'READ MORE: ...', 'RelatedOther story': a link to another story, not a headline."""
-    return len(_WORD_RX.findall(line)) <= RELATED_MAX_WORDS and bool(_RELATED_GLUED.match(line) or _RELATED.match(line))
+    # The anchored patterns first: most lines fail them at once, before any word is counted.
+    return bool(_RELATED_GLUED.match(line) or _RELATED.match(line)) and len(_WORD_RX.findall(line)) <= RELATED_MAX_WORDS
 
 
 def is_generic_label(line: str) -> bool:
     """'WORLD', 'Latest News', 'Top Stories': a section label, not a headline."""
     if _GENERIC_LABEL.match(line):
         return True
-    n = len(_WORD_RX.findall(line))
-    return 0 < n <= LABEL_MAX_WORDS and line == line.upper() and line != line.lower()
+    # The case test first: it is cheap and most lines fail it, before any word is counted.
+    return line == line.upper() and line != line.lower() and 0 < len(_WORD_RX.findall(line)) <= LABEL_MAX_WORDS
 
 
 def title_kind(title: str | None, related_line: bool = False) -> str | None:

@@ -61,7 +61,9 @@ def stub_reason(line: str) -> str:
 
 def strip_end_stub(last: str) -> tuple[str, str | None]:
     """The last paragraph without a trailing chars stub, and the cut it shows (chars_stub, ellipsis or None)."""
-    m = _CHARS_AT_END.search(last)
+    # The stub ends in ']': only then is the pattern (whose leading spaces make a search
+    # try every position of a long paragraph) worth running.
+    m = _CHARS_AT_END.search(last) if last.rstrip().endswith("]") else None
     if m:
         return last[: m.start()].rstrip(), CHARS_STUB
     return last, (ELLIPSIS if _ELLIPSIS_AT_END.search(last) else None)
