@@ -583,14 +583,15 @@ def _pair_shares(pairs: pl.DataFrame, a: np.ndarray, b: np.ndarray, n: int) -> p
     """The `share` of each pair (a[i], b[i]) among `pairs`, null where it is none of them (a center
     has no pair with itself). Looked up among the sorted pair codes: polars' unique and join
     of ~5 M pairs at a million records took ~450 MB, the checks' peak (measured)."""
+    if pairs.height == 0:
+        return pl.Series("share", [None] * len(a), dtype=pl.Float64)
     codes = _pair_codes(pairs["a"].to_numpy(), pairs["b"].to_numpy(), n)
     order = np.argsort(codes, kind="stable")
     codes = codes[order]
     want = _pair_codes(a, b, n)
-    at = np.minimum(np.searchsorted(codes, want), max(len(codes) - 1, 0))
-    found = codes[at] == want if len(codes) else np.zeros(len(want), dtype=bool)
-    share = pairs["share"].to_numpy()[order[at]] if len(codes) else np.zeros(len(want))
-    return pl.Series("share", share, dtype=pl.Float64).scatter(np.flatnonzero(~found), None)
+    at = np.minimum(np.searchsorted(codes, want), len(codes) - 1)
+    share = pl.Series("share", pairs["share"].to_numpy()[order[at]], dtype=pl.Float64)
+    return share.scatter(np.flatnonzero(codes[at] != want), None)
 
 
 # ------------------------------------------------------------------ the whole step

@@ -367,7 +367,6 @@ class Validator:
         release_free_memory()  # GX's pandas masks and index lists: give the heap back before the next step
         return out
 
-
     def _forget_batches(self) -> None:
         """Drop the pandas view GX's execution engine keeps of the last batch it validated.
 

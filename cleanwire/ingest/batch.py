@@ -46,7 +46,6 @@ CHUNK_BYTES = 16 * 10**6
 COMPRESSED_WEIGHT = 5
 
 
-
 def read_and_parse(files: list[FileRef], max_bytes: int,
                    max_decompressed_bytes: int = decompress.DEFAULT_MAX_DECOMPRESSED,
                    skipped: Counter | None = None) -> tuple[list[dict], list[dict]]:

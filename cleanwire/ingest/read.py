@@ -35,13 +35,13 @@ def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, Why | None]:
         except OSError as e:
             return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
         return _capped(data, max_bytes)
-    fd, why = _open_fd(path)
+    fd, size, why = _open_fd(path)
     if fd is None:
         return None, why
     # With the descriptor and a read of the size the file has: a file object reading up to the
     # cap allocated the cap (10 MB) for every file, and cost ~30 us a file (measured).
     try:
-        want = min(os.fstat(fd).st_size, max_bytes) + 1
+        want = min(size, max_bytes) + 1
         parts = [os.read(fd, want)]
         got = len(parts[0])
         # A short read is the file's end; a full one: it grew since its size was taken, read on to the cap.
@@ -66,7 +66,7 @@ def open_regular(path: str) -> tuple[BinaryIO | None, Why | None]:
     """The file open for reading, or why it cannot be: not a regular file, or the OS refused."""
     if storage.is_url(path):
         return open_object(path)
-    fd, why = _open_fd(path)
+    fd, _, why = _open_fd(path)
     if fd is None:
         return None, why
     try:
@@ -76,22 +76,23 @@ def open_regular(path: str) -> tuple[BinaryIO | None, Why | None]:
         return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
 
 
-def _open_fd(path: str) -> tuple[int | None, Why | None]:
-    """A descriptor of the regular file at `path`, or why there is none."""
+def _open_fd(path: str) -> tuple[int | None, int, Why | None]:
+    """A descriptor of the regular file at `path` and its size, or why there is none."""
     try:
         # O_NONBLOCK: a FIFO swapped in after discovery must not block the batch.
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         fd = os.open(path, flags)
     except OSError as e:
-        return None, Why(CANNOT_READ, f"cannot open: {e.strerror or e}")
+        return None, 0, Why(CANNOT_READ, f"cannot open: {e.strerror or e}")
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             os.close(fd)
-            return None, Why(NOT_A_FILE, "not a regular file (FIFO, socket or device)")
+            return None, 0, Why(NOT_A_FILE, "not a regular file (FIFO, socket or device)")
     except OSError as e:
         os.close(fd)
-        return None, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
-    return fd, None
+        return None, 0, Why(CANNOT_READ, f"cannot read: {e.strerror or e}")
+    return fd, st.st_size, None
 
 
 def hash_stream(fh: BinaryIO) -> str:

@@ -287,7 +287,7 @@ def published_index(store: Store, run_files: RunFiles | None = None) -> pl.LazyF
     if lf is None:
         return None
     pub = lf.filter(pl.col("dataset") == "published")
-    replaced = run_files.replaced() if run_files is not None else None
-    if replaced is not None and replaced.len():
+    replaced = run_files.replaced() if run_files is not None else pl.Series(dtype=pl.String)
+    if replaced.len():
         pub = pub.filter(~pl.col("source_file").is_in(replaced.implode()))
     return pub
