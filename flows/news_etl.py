@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import threading
 import time
 
 import polars as pl
@@ -43,8 +44,8 @@ from cleanwire.report import html as html_report
 from cleanwire.report import metrics
 from cleanwire.report.summary import (FileCounts, RunSummary, gate_verdict, issue_counts, markdown, reason_counts,
                                       summary_table, write_validations)
-from cleanwire.runner import (DASK_ADDRESS, DASK_LOCAL, THREAD, RunnerPlan, batch_bounds, in_flight_window,
-                              plan_runner, planned_workers)
+from cleanwire.runner import (DASK_ADDRESS, DASK_LOCAL, PROCESSES, THREAD, RunnerPlan, batch_bounds,
+                              in_flight_window, plan_runner, planned_workers)
 from cleanwire.types import BatchResult
 
 
@@ -127,12 +128,14 @@ def report_run(summary: RunSummary, decided: checks.RunChecks, published: Publis
 # ------------------------------------------------------------------ running the batches
 
 def run_batches(config: RunConfig, files: pl.DataFrame, batches: list[tuple[int, int]], work_dir: str,
-                run_id: str) -> tuple[list[BatchResult], str]:
+                run_id: str) -> tuple[list[BatchResult], str, threading.Thread | None]:
     """One parse-batch task per batch (a slice of `files`), on the task runner the config asks for.
 
-    The runner is entered here rather than given to the flow, so the same flow
-    (and deployment) runs on a process pool, a new local Dask cluster or an
+    The runner is entered here rather than given to the flow, so the same
+    flow (and deployment) runs on a process pool, a new local Dask cluster or an
     existing one. The file lists travel to the workers, never to the API.
+    Returns the results, where they ran, and the thread closing a process pool
+    (`close_in_background`), or None when the runner is closed already.
     """
     done, total = 0, files.height
     progress.update("parse", 0, total)
@@ -151,7 +154,8 @@ def run_batches(config: RunConfig, files: pl.DataFrame, batches: list[tuple[int,
                 "run_id": run_id, "max_bytes": config.max_bytes,
                 "max_decompressed_bytes": config.max_decompressed_bytes}))
 
-    with runner:
+    runner.__enter__()
+    try:
         in_flight: set = set()
         for _ in range(in_flight_window(config)):
             submit_next(in_flight)
@@ -163,7 +167,21 @@ def run_batches(config: RunConfig, files: pl.DataFrame, batches: list[tuple[int,
             done += res.n_files
             progress.update("parse", done, total)
             submit_next(in_flight)
-    return sorted(results, key=lambda r: r.files_path), plan.where
+    except BaseException as e:
+        runner.__exit__(type(e), e, e.__traceback__)
+        raise
+    closing = close_in_background(runner) if plan.kind == PROCESSES else runner.__exit__(None, None, None)
+    return sorted(results, key=lambda r: r.files_path), plan.where, closing
+
+
+def close_in_background(runner) -> threading.Thread:
+    """Shut a process pool down on a thread: its workers take ~0.5 s to exit (the gap between the last
+    batch's end and the parse stage's at 100k records, measured), time the checks can use. The
+    flow joins the thread before the run ends."""
+    closing = threading.Thread(target=runner.__exit__, args=(None, None, None), name="close-batch-pool",
+                               daemon=True)
+    closing.start()
+    return closing
 
 
 def task_runner_for(plan: RunnerPlan):
@@ -260,10 +278,11 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
     batches = batch_bounds(config, to_parse["size"].to_list())
     log.info("%d files to process in %d batches", todo.height, len(batches))
     work = Layout(out).work(run_id)
+    closing = charts = None  # threads: the one closing the batches' process pool, the one importing charts
     try:
         wall = time.time()
         with summary.stage("parse"):
-            results, where = run_batches(config, to_parse, batches, str(work), run_id)
+            results, where, closing = run_batches(config, to_parse, batches, str(work), run_id)
         # Of the files' rows only their count is needed from here on: the batches' status files say the
         # rest (~140 MB less at 1M files).
         n_todo = todo.height
@@ -292,12 +311,16 @@ def _run(config: RunConfig, run_id: str) -> RunSummary:
         summary.gate, summary.duplicate_groups = gate_verdict(decided.batch), decided.groups
         explain = Explain(suite_messages(suites[0]), suite_limits(suites[0]), summary.gate.message)
         progress.update("publish", 0, 1)
+        charts = html_report.load_charts_in_background()  # the report's charts: imported while publish writes
         with summary.stage("publish"):
             published = publish(store, results, decided, run_id, explain,
                                 {"issues": summary.issues, "reasons": summary.reasons})
         if isinstance(published, ConcurrentCommit):
             raise published
     finally:
+        for thread in (closing, charts):
+            if thread is not None:
+                thread.join()
         shutil.rmtree(work, ignore_errors=True)
     summary.records, summary.version = decided.decisions.height, published.version
     summary.published, summary.quarantined = published.published_rows, published.quarantined_rows

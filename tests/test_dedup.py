@@ -76,10 +76,11 @@ def find_groups(bodies: pl.DataFrame, th: dedup.DedupThresholds) -> pl.DataFrame
     def signatures(ids: pl.Series) -> pl.DataFrame:
         return pl.DataFrame({"article_id": ids}).join(sigs, on="article_id", how="left", maintain_order="left")
 
-    def texts(ids: pl.Series) -> pl.Series:
-        return pl.DataFrame({"article_id": ids}).join(bodies, on="article_id", how="left", maintain_order="left")["body"]
+    def sets(ids: pl.Series) -> pl.Series:
+        return (pl.DataFrame({"article_id": ids})
+                .join(sigs, on="article_id", how="left", maintain_order="left")[dedup.SETS])
 
-    groups = dedup.near_duplicates(sigs.select("article_id", *dedup.BAND_COLUMNS), signatures, texts, rank, th)
+    groups = dedup.near_duplicates(sigs.select("article_id", *dedup.BAND_COLUMNS), signatures, sets, rank, th)
     return groups.select("article_id", "group_id")
 
 
@@ -323,7 +324,7 @@ def test_every_member_of_a_group_is_verified_similar_to_its_center():
     assert len(got) >= 4, "texts sharing most of their words must make groups"
     for member, center in got.items():
         texts = pl.Series([bodies[member], bodies[center]])
-        share = dedup.Shingles.of_fetched(2, lambda lo, hi: texts.slice(lo, hi - lo)).share_in(
+        share = dedup.Shingles.of_sets(dedup.shingle_sets(texts)).share_in(
             np.array([0]), np.array([1]))[0]  # the member's own text, found in its center
         assert share >= dedup.DedupThresholds().min_containment, (member, center, share)
 
@@ -426,13 +427,55 @@ def test_a_longer_story_is_not_held_as_a_copy_of_a_preferred_shorter_one_it_quot
     p = _paragraphs(17, 10)
     x = "\n\n".join(p[:9])
     y = "\n\n".join([p[0], p[1], p[9]])
-    frame = pl.DataFrame({"article_id": ["x", "y"], "body": [x, y]})
     sigs = dedup.signature_frame(["x", "y"], [x, y])
     groups = dedup.near_duplicates(
         sigs.select("article_id", *dedup.BAND_COLUMNS),
         lambda ids: pl.DataFrame({"article_id": ids}).join(sigs, on="article_id", maintain_order="left"),
-        lambda ids: pl.DataFrame({"article_id": ids}).join(frame, on="article_id", maintain_order="left")["body"],
+        lambda ids: pl.DataFrame({"article_id": ids}).join(sigs, on="article_id", maintain_order="left")[dedup.SETS],
         lambda ids: pl.Series(["y", "x"]).filter(pl.Series(["y", "x"]).is_in(ids.implode())),
         dedup.DedupThresholds())
     assert dedup.candidates(sigs.select("article_id", *dedup.BAND_COLUMNS)).pairs.height == 1  # compared...
     assert groups.height == 0                                                                 # ...and kept apart
+
+
+# ----------------------------------------------------------------- shingle sets and the exact count
+
+def _python_shingles(text: str) -> set[tuple[str, str, str]]:
+    words = [w for w in dedup.Shingles.tokens([text])[0]]
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
+
+
+def test_a_kept_set_is_the_set_made_from_the_body_and_the_exact_share_counts_it():
+    """The batch files keep each record's shingle set for the exact count; a published record's set is
+    made from its body instead. Both must be the same set, and the share must be |A∩B|/|A| of the
+    texts' word 3-grams, whatever order the pairs come in."""
+    texts = ["\n\n".join(_paragraphs(20 + i, 3 + i % 4)) for i in range(6)]
+    texts[1] = texts[0].split("\n\n")[0] + "\n\n" + texts[1]   # shares a lede with texts[0]
+    texts[2] = " ".join(texts[0].split()[:40])                 # a cut copy of texts[0]
+    ids = [f"t{i}" for i in range(len(texts))]
+    kept = dedup.signature_frame(ids, texts)[dedup.SETS]
+    made = dedup.shingle_sets(pl.Series(texts))
+    assert kept.to_list() == made.to_list()
+    assert [len(s) for s in kept.to_list()] == [len(_python_shingles(t)) for t in texts]
+
+    sets = dedup.Shingles.of_sets(made)
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, len(texts), 40), rng.integers(0, len(texts), 40)
+    want = [len(_python_shingles(texts[i]) & _python_shingles(texts[j])) / len(_python_shingles(texts[i]))
+            for i, j in zip(a, b)]
+    assert np.allclose(sets.share_in(a, b), want)
+    assert sets.share_in(np.array([2]), np.array([0]))[0] == 1.0   # the cut copy is all in its story
+
+
+def test_the_exact_count_reads_this_runs_sets_and_makes_published_ones_from_their_bodies(tmp_path):
+    from cleanwire.checks import run as checks
+
+    run_texts = ["\n\n".join(_paragraphs(30, 4)), "\n\n".join(_paragraphs(31, 5))]
+    old_text = "\n\n".join(_paragraphs(32, 4))
+    batch = tmp_path / "batch-00000.records.parquet"
+    dedup.signature_frame(["r0", "r1"], run_texts).write_parquet(batch)
+    published = pl.LazyFrame({"article_id": ["p0"], "published_date": [dt.date(2024, 3, 9)]})
+    bodies = pl.LazyFrame({"article_id": ["p0"], "body": [old_text], "year": [2024], "month": [3]})
+    src = checks.Sources.of([str(batch)], published, bodies)
+    got = checks._shingle_sets(src, pl.Series(["r1", "p0", "r0"]))
+    assert got.to_list() == dedup.shingle_sets(pl.Series([run_texts[1], old_text, run_texts[0]])).to_list()

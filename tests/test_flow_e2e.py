@@ -349,3 +349,37 @@ def test_every_input_accounted_for(run_etl, tmp_path):
         assert "unreadable" in _only_row(qua, p)["issues"]
     leak = _only_row(qua, "links/outside.txt")  # a link out of RAW_DIR is accounted for, never followed
     assert leak["body"] is None and leak["title"] is None
+
+
+def _pool_workers() -> set[int]:
+    """This process's children started by a multiprocessing spawn (a process pool's workers)."""
+    import os
+
+    kids = set()
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        try:
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as fh:
+                kids |= {int(p) for p in fh.read().split()}
+        except FileNotFoundError:
+            continue
+    workers = set()
+    for pid in kids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if b"spawn_main" in fh.read():
+                    workers.add(pid)
+        except OSError:
+            continue
+    return workers
+
+
+def test_the_batch_workers_are_gone_when_the_run_returns(run_etl, tmp_path):
+    """The process pool shuts down on a thread while the checks run; the run still returns only once
+    its workers have exited: a scheduled job must leave no process behind."""
+    before = _pool_workers()
+    raw = tmp_path / "raw"
+    h.write_clean_articles(raw, range(640, 646))
+    state = run_etl(raw, tmp_path / "out", batch_files=2)
+    assert state.is_completed(), state.message
+    assert state.result()["runner"]["where"] == "a process pool of 2 processes"
+    assert _pool_workers() - before == set()

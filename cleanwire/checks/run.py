@@ -103,7 +103,8 @@ def find_duplicates(src: Sources, th: dedup.DedupThresholds, rows_suite: SuiteFi
         return dedup.preference_order(members)["article_id"]
 
     # The bands go straight in (no name here): near_duplicates lets them go once the candidates are found.
-    groups = dedup.near_duplicates(pl.concat(parts).collect(), signatures, lambda ids: _bodies(src, ids), rank, th)
+    groups = dedup.near_duplicates(pl.concat(parts).collect(), signatures, lambda ids: _shingle_sets(src, ids),
+                                   rank, th)
     members = seen.pop("members", None)
     if members is None or groups.height == 0:
         return groups, None
@@ -112,25 +113,29 @@ def find_duplicates(src: Sources, th: dedup.DedupThresholds, rows_suite: SuiteFi
     return groups, members.hstack(fields.drop("article_id"))
 
 
-def _bodies(src: Sources, ids: pl.Series) -> pl.Series:
-    """The bodies of `ids`, in their order: this run's from the batch files, published ones from the table.
+def _shingle_sets(src: Sources, ids: pl.Series) -> pl.Series:
+    """The shingle sets of `ids`, in their order: this run's as the batch files keep them, published
+    ones from their bodies (the state index keeps no sets: ~1 KB a record, for good).
 
-    A published record is looked for only in the partition of its date (the
-    index has it), so a run reads the bodies of its candidates, not the dataset.
+    A published record's body is looked for only in the partition of its date
+    (the index has it), so a run reads the bodies of its candidates, not the dataset.
     """
     wanted = ids.implode()
-    parts = [src.run.filter(pl.col("article_id").is_in(wanted)).select("article_id", "body").collect()]
-    if src.published is not None and src.published_bodies is not None:
+    found = src.run.filter(pl.col("article_id").is_in(wanted)).select("article_id", dedup.SETS).collect()
+    if src.published is not None and src.published_bodies is not None and found.height < ids.n_unique():
         months = (src.published.filter(pl.col("article_id").is_in(wanted))
                   .select(pl.col("published_date").dt.year().cast(pl.Int64).alias("year"),
                           pl.col("published_date").dt.month().cast(pl.Int64).alias("month")).unique().collect())
         if months.height:
-            parts.append(src.published_bodies
-                         .with_columns(pl.col("year").cast(pl.Int64), pl.col("month").cast(pl.Int64))
-                         .join(months.lazy(), on=["year", "month"], how="semi")
-                         .filter(pl.col("article_id").is_in(wanted)).select("article_id", "body").collect())
-    found = pl.concat(parts).unique("article_id", keep="first")
-    return pl.DataFrame({"article_id": ids}).join(found, on="article_id", how="left", maintain_order="left")["body"]
+            have = found["article_id"].implode()
+            old = (src.published_bodies
+                   .with_columns(pl.col("year").cast(pl.Int64), pl.col("month").cast(pl.Int64))
+                   .join(months.lazy(), on=["year", "month"], how="semi")
+                   .filter(pl.col("article_id").is_in(wanted) & ~pl.col("article_id").is_in(have))
+                   .select("article_id", "body").collect())
+            found = pl.concat([found, old.select("article_id", dedup.shingle_sets(old["body"]).alias(dedup.SETS))])
+    found = found.unique("article_id", keep="first")
+    return pl.DataFrame({"article_id": ids}).join(found, on="article_id", how="left", maintain_order="left")[dedup.SETS]
 
 
 def _read_aligned(src: Sources, ids: pl.Series, cols: list[str]) -> pl.DataFrame:

@@ -240,12 +240,14 @@ def _decisions_of(ordered: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
 
 
 def _row_groups(paths: list[str]):
-    """A frame per row group of the batch files: one parse chunk in memory at a time."""
+    """A frame per row group of the batch files, without the shingle sets (the checks' only): one parse
+    chunk in memory at a time."""
     for path in paths:
         pf = pq.ParquetFile(path)
         try:
+            columns = [c for c in pf.schema_arrow.names if c != dedup.SETS]
             for i in range(pf.num_row_groups):
-                yield pl.from_arrow(pf.read_row_group(i))
+                yield pl.from_arrow(pf.read_row_group(i, columns=columns))
         finally:
             pf.close()
 
