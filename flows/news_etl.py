@@ -177,7 +177,11 @@ def run_batches(config: RunConfig, batches: list[pl.DataFrame], work_dir: str,
     except BaseException as e:
         runner.__exit__(type(e), e, e.__traceback__)
         raise
-    closing = close_in_background(runner) if plan.kind == PROCESSES else runner.__exit__(None, None, None)
+    closing = None
+    if plan.kind == PROCESSES:
+        closing = close_in_background(runner)
+    else:
+        runner.__exit__(None, None, None)
     return sorted(results, key=lambda r: r.files_path), plan.where, closing
 
 

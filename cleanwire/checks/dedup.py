@@ -226,7 +226,7 @@ class Shingles:
             pair = np.repeat(np.arange(lo, hi), n)
             at = np.repeat(self.starts[a[lo:hi]] - (np.cumsum(n) - n), n) + np.arange(n.sum())
             query = (b[pair].astype(np.uint64) << np.uint64(32)) | (self.keys[at] & np.uint64(0xFFFFFFFF))
-            found = self.keys[np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)] == query
+            found = _lookup(self.keys, query)[1]
             share[lo:hi] = np.bincount(pair - lo, weights=found, minlength=hi - lo) / np.maximum(n, 1)
         out = np.empty(len(a))
         out[by_b] = share
@@ -281,6 +281,12 @@ def _sorted_unique(keys: np.ndarray) -> np.ndarray:
     return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
+def _lookup(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each query goes among `sorted_keys` (not empty), and whether it is there."""
+    at = np.searchsorted(sorted_keys, queries)
+    return at, sorted_keys[np.minimum(at, len(sorted_keys) - 1)] == queries
+
+
 def _merge_unique(keys: np.ndarray, more: np.ndarray) -> np.ndarray:
     """The union of two sorted unique arrays, sorted: `more`'s new values inserted in their places.
 
@@ -289,9 +295,8 @@ def _merge_unique(keys: np.ndarray, more: np.ndarray) -> np.ndarray:
     """
     if len(keys) == 0:
         return more
-    at = np.searchsorted(keys, more)
-    fresh = keys[np.minimum(at, len(keys) - 1)] != more
-    return np.insert(keys, at[fresh], more[fresh])
+    at, found = _lookup(keys, more)
+    return np.insert(keys, at[~found], more[~found])
 
 
 def _empty_signatures() -> pl.DataFrame:
@@ -629,10 +634,9 @@ def _pair_shares(pairs: pl.DataFrame, a: np.ndarray, b: np.ndarray, n: int) -> p
     codes = _pair_codes(pairs["a"].to_numpy(), pairs["b"].to_numpy(), n)
     order = np.argsort(codes, kind="stable")
     codes = codes[order]
-    want = _pair_codes(a, b, n)
-    at = np.minimum(np.searchsorted(codes, want), len(codes) - 1)
-    share = pl.Series("share", pairs["share"].to_numpy()[order[at]], dtype=pl.Float64)
-    return share.scatter(np.flatnonzero(codes[at] != want), None)
+    at, found = _lookup(codes, _pair_codes(a, b, n))
+    share = pl.Series("share", pairs["share"].to_numpy()[order[np.minimum(at, len(codes) - 1)]], dtype=pl.Float64)
+    return share.scatter(np.flatnonzero(~found), None)
 
 
 # ------------------------------------------------------------------ the whole step
